@@ -1,0 +1,39 @@
+"""The result of one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import ToolCall
+from .records import Record
+
+
+@dataclass
+class Completion:
+    """What :func:`gemma_magics.generate` returns and ``%%gemma -o NAME`` stores.
+
+    ``text`` is the answer (partial if the call failed or was interrupted), ``record`` the
+    logged record with every setting and metric, ``value`` the parsed object in JSON mode.
+    """
+
+    text: str
+    record: Record
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    value: Any = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.record.status == "ok"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        r = self.record
+        head = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return (
+            f"Completion({head!r}, provider={r.provider!r}, model={r.model!r}, "
+            f"status={r.status!r}, completion_tokens={r.completion_tokens})"
+        )

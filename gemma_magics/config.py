@@ -1,0 +1,242 @@
+"""Credentials and settings: the environment, a ``.env`` in the working directory, and the
+user's TOML file (``~/.config/gemma_magics/config.toml``).
+
+Lookup order for every value: environment variable, then ``.env``, then the config file.
+Keys are wrapped in :class:`Secret` as soon as they are read, so no repr, log line or error
+message can carry one; messages name the variable or the file, never the value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog, ProviderInfo, load_catalog
+from .errors import ConfigError, MissingCredentialsError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+log = logging.getLogger("gemma_magics")
+
+
+class Secret:
+    """A credential. ``str()``/``repr()`` never show it; :meth:`reveal` does."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str):
+        self._value = value
+        self.source = source  # e.g. "env CLOUDFLARE_API_TOKEN" or "/home/u/.config/.../config.toml"
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(<hidden>, from {self.source})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("a Secret cannot be pickled")
+
+
+def user_config_path() -> Path:
+    """``$GEMMA_MAGICS_CONFIG``, else ``$XDG_CONFIG_HOME/gemma_magics/config.toml``."""
+    explicit = os.environ.get("GEMMA_MAGICS_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "gemma_magics" / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error becomes one line naming the file and line."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", fix="fix or remove that line") from None
+
+
+_DOTENV_LINE = re.compile(r"line (\d+)")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Values from a ``.env`` file (not exported to ``os.environ``).
+
+    A line python-dotenv cannot parse becomes a ConfigError naming the file and line.
+    """
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    problems: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            problems.append(record.getMessage())
+
+    dotenv_log = logging.getLogger("dotenv.main")
+    handler = _Collect(logging.WARNING)
+    dotenv_log.addHandler(handler)
+    try:
+        values = dotenv_values(path)
+    finally:
+        dotenv_log.removeHandler(handler)
+    if problems:
+        match = _DOTENV_LINE.search(problems[0])
+        line = f" line {match.group(1)}" if match else ""
+        raise ConfigError(
+            f"{path}:{line} cannot be parsed", fix="use KEY=value lines, quote values with spaces"
+        )
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass
+class Endpoint:
+    """Everything needed to reach one provider: where, and with which key."""
+
+    provider: ProviderInfo
+    base_url: str
+    api_key: Secret | None = None
+    account_id: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "none"
+        return f"Endpoint({self.provider.name!r}, {self.base_url!r}, api_key={key})"
+
+
+class Config:
+    """The merged settings of one session. Re-read with :meth:`reload`."""
+
+    def __init__(self, path: Path | None = None, cwd: Path | None = None):
+        self.path = path or user_config_path()
+        self.cwd = cwd
+        self.reload()
+
+    def reload(self) -> None:
+        self.file = read_toml(self.path)
+        self.dotenv_path = (self.cwd or Path.cwd()) / ".env"
+        self.dotenv = read_dotenv(self.dotenv_path)
+        self.catalog: Catalog = load_catalog(self.file)
+
+    def __repr__(self) -> str:
+        return f"Config(path={str(self.path)!r}, providers={len(self.catalog.providers)})"
+
+    # -- plain settings -------------------------------------------------------------------
+    def lookup(self, env_name: str) -> tuple[str | None, str]:
+        """A value by environment-variable name and where it came from."""
+        if os.environ.get(env_name):
+            return os.environ[env_name], f"env {env_name}"
+        if self.dotenv.get(env_name):
+            return self.dotenv[env_name], f"{self.dotenv_path} ({env_name})"
+        return None, ""
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A general setting: ``GEMMA_MAGICS_<NAME>`` or ``[settings] name`` in the file."""
+        value, _ = self.lookup(f"GEMMA_MAGICS_{name.upper()}")
+        if value is not None:
+            return value
+        return self.file.get("settings", {}).get(name, default)
+
+    # -- providers ------------------------------------------------------------------------
+    def _provider_file_settings(self, name: str) -> Mapping[str, Any]:
+        return self.file.get("providers", {}).get(name, {})
+
+    def base_url(self, info: ProviderInfo, account_id: str | None = None) -> str:
+        override_var = f"GEMMA_MAGICS_{info.name.upper().replace('-', '_')}_BASE_URL"
+        url, _ = self.lookup(override_var)
+        if url is None and info.base_url_env:
+            url, _ = self.lookup(info.base_url_env)
+        url = url or info.base_url
+        if not url:
+            raise ConfigError(
+                f"provider {info.name!r} has no base URL", fix=f"set {override_var}"
+            )
+        if "{account_id}" in url:
+            url = url.replace("{account_id}", account_id or "")
+        return url.rstrip("/")
+
+    def api_key(self, info: ProviderInfo) -> Secret | None:
+        for env_name in info.api_key_env:
+            value, source = self.lookup(env_name)
+            if value:
+                return Secret(value, source)
+        in_file = self._provider_file_settings(info.name).get("api_key")
+        if in_file:
+            return Secret(str(in_file), str(self.path))
+        return None
+
+    def account_id(self, info: ProviderInfo) -> str | None:
+        if not info.account_id_env:
+            return None
+        value, _ = self.lookup(info.account_id_env)
+        return value or self._provider_file_settings(info.name).get("account_id")
+
+    def credentials_found(self, info: ProviderInfo) -> tuple[bool, str]:
+        """Whether the provider can be called, and a short human description (no secrets)."""
+        if info.kind == "local":
+            return True, "no key needed"
+        key = self.api_key(info)
+        missing = []
+        if info.key_required and key is None:
+            missing.append(" or ".join(info.api_key_env) or "api_key in the config file")
+        if info.account_id_env and not self.account_id(info):
+            missing.append(info.account_id_env)
+        if missing:
+            return False, "set " + " and ".join(missing)
+        return True, f"key from {key.source}" if key else "no key needed"
+
+    def endpoint(self, name: str) -> Endpoint:
+        """Resolve a provider's URL and credentials, or say exactly which variable to set."""
+        info = self.catalog.provider(name)
+        if info.kind == "local":
+            return Endpoint(info, base_url="local")
+        account_id = self.account_id(info)
+        if info.account_id_env and not account_id:
+            raise MissingCredentialsError(
+                f"{name} needs an account id", fix=f"set {info.account_id_env}"
+            )
+        key = self.api_key(info)
+        if key is None and info.key_required:
+            names = " or ".join(info.api_key_env) if info.api_key_env else None
+            fix = f"set {names}" if names else f"add api_key to [providers.{name}] in {self.path}"
+            raise MissingCredentialsError(f"{name} needs an API key", fix=fix)
+        return Endpoint(
+            info,
+            base_url=self.base_url(info, account_id),
+            api_key=key,
+            account_id=account_id,
+            settings=self._provider_file_settings(name),
+        )
+
+    def secrets(self) -> list[str]:
+        """Every credential value this config can see, for scrubbing text before it is shown."""
+        found = []
+        for info in self.catalog:
+            key = self.api_key(info)
+            if key:
+                found.append(key.reveal())
+        return [s for s in found if len(s) >= 4]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Replace any secret value in ``text`` by ``<redacted>``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "<redacted>")
+    return text

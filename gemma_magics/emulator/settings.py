@@ -1,0 +1,109 @@
+"""The emulator's adjustable behaviour, one dataclass shared by all request threads."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_STYLES = ("openai", "openrouter", "aimlapi", "google")
+CF_USAGE_MODES = ("last", "every", "none")
+TEXT_SOURCES = ("scripted", "local")
+
+CLOUDFLARE_MODELS = (
+    "@cf/google/gemma-3-12b-it",
+    "@hf/google/gemma-7b-it",
+    "@cf/google/gemma-2b-it-lora",
+    "@cf/google/gemma-7b-it-lora",
+)
+DATAOORTS_MODELS = ("google/gemma-3-12b-it",)
+OPENAI_MODELS = (
+    "google/gemma-3-4b-it",
+    "google/gemma-3-12b-it",
+    "google/gemma-3-27b-it",
+    "gemma-3-12b-it",
+    "gemma3:270m",
+)
+
+
+@dataclass
+class Settings:
+    """What the emulator answers and how.
+
+    text: fixed answer split into tokens on word boundaries; None means the scripted default
+      paragraph, cycled to ``answer_tokens`` words. Either way ``max_tokens`` cuts it
+      (finish_reason "length").
+    answer_tokens: natural length in words of the default scripted answer.
+    text_source: "scripted" or "local" (the real Gemma 3 270M through llama_cpp).
+    tool_calls: scripted tool calls ``[{"name": ..., "arguments": {...}}]`` returned when the
+      request carries ``tools``; None means answer with text even if tools are offered.
+    json_response: object returned in JSON mode; None builds one from the request's schema.
+    first_byte_latency / per_token_latency: seconds before the status line / between frames.
+    error_style: error body shape on OpenAI-compatible routes (see ``ERROR_STYLES``).
+    error_styles: ``{path substring: style}`` overrides, first match wins.
+    sse_comment: if set, every stream starts with ``: <sse_comment>`` (e.g.
+      "OPENROUTER PROCESSING").
+    cf_usage: where Workers AI native streams put usage: "last" frame, "every" frame, "none".
+    cf_openai_chunks: Workers AI native URL streams OpenAI-shaped chunks instead.
+    require_auth / api_key: demand ``Authorization: Bearer <non-empty>``; if api_key is set the
+      token must equal it (it is never echoed).
+    *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
+      OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models.
+    """
+
+    text: str | None = None
+    answer_tokens: int = 64
+    text_source: str = "scripted"
+    tool_calls: list[dict[str, Any]] | None = None
+    json_response: Any = None
+    first_byte_latency: float = 0.0
+    per_token_latency: float = 0.0
+    error_style: str = "openai"
+    error_styles: dict[str, str] = field(default_factory=dict)
+    sse_comment: str | None = None
+    cf_usage: str = "last"
+    cf_openai_chunks: bool = False
+    require_auth: bool = True
+    api_key: str | None = field(default=None, repr=False)
+    cloudflare_models: list[str] = field(default_factory=lambda: list(CLOUDFLARE_MODELS))
+    dataoorts_models: list[str] = field(default_factory=lambda: list(DATAOORTS_MODELS))
+    openai_models: list[str] = field(default_factory=lambda: list(OPENAI_MODELS))
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError on an out-of-range setting."""
+        styles = [self.error_style, *self.error_styles.values()]
+        bad = [s for s in styles if s not in ERROR_STYLES]
+        if bad:
+            raise ValueError(f"unknown error style {bad[0]!r}; use one of {ERROR_STYLES}")
+        if self.cf_usage not in CF_USAGE_MODES:
+            raise ValueError(f"cf_usage must be one of {CF_USAGE_MODES}")
+        if self.text_source not in TEXT_SOURCES:
+            raise ValueError(f"text_source must be one of {TEXT_SOURCES}")
+        if self.first_byte_latency < 0 or self.per_token_latency < 0:
+            raise ValueError("latencies must be >= 0")
+        if self.answer_tokens < 0:
+            raise ValueError("answer_tokens must be >= 0")
+
+    def updated(self, **changes: Any) -> Settings:
+        """A checked copy with ``changes`` applied; unknown names raise ValueError."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    def style_for(self, path: str) -> str:
+        """Error style for a request path."""
+        for fragment, style in self.error_styles.items():
+            if fragment in path:
+                return style
+        return self.error_style
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready view, the API key masked."""
+        out = dataclasses.asdict(self)
+        out["api_key"] = "REDACTED" if self.api_key else None
+        return out

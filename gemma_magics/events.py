@@ -1,0 +1,90 @@
+"""The typed events every provider's stream is turned into.
+
+Everything above ``providers/`` sees only these, whatever the wire format was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+UsageSource = Literal["provider", "counted", "estimated"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of answer text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a function call; ``arguments`` is always a dict."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts. Providers may send several; the last non-empty one wins."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    source: UsageSource = "provider"
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The answer ended normally; ``reason`` as the provider named it ("stop", "length"...)."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredOutput:
+    """A provider returned a JSON object directly (Workers AI JSON mode)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should see that is not answer text: "loading model…", a retry."""
+
+    message: str
+    level: Literal["info", "warning"] = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """A request failed before any answer arrived and will be sent again after ``wait_s``."""
+
+    attempt: int
+    wait_s: float
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """The call failed; ``error`` is a :class:`~gemma_magics.errors.GemmaError`.
+
+    Always the last event of a stream.
+    """
+
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Emitted by :func:`gemma_magics.stream` after the call was recorded; carries the result."""
+
+    completion: Any  # gemma_magics.api.Completion
+
+
+Event = Union[
+    TextDelta, ToolCall, Usage, Finish, StructuredOutput, Notice, Retrying, ErrorEvent, Done
+]

@@ -1,0 +1,139 @@
+"""Turns a call's stream of events into its :class:`~gemma_magics.records.Record`.
+
+The metric definitions live here and only here:
+
+- ``latency_s``: from just before the request is sent to the last byte of the answer;
+- ``ttft_s``: from the same start to the first non-empty text delta;
+- ``tokens_per_s``: ``completion_tokens / (latency_s - ttft_s)``, the decode rate;
+- ``e2e_tokens_per_s``: ``completion_tokens / latency_s``;
+- usage: the provider's when present and non-zero, else counted with the Gemma tokenizer;
+- ``cost_usd``: tokens × the catalog price, NaN when a price is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from . import tokens
+from .catalog import ModelInfo
+from .config import scrub
+from .errors import GemmaError
+from .events import ErrorEvent, Finish, Retrying, StructuredOutput, TextDelta, ToolCall, Usage
+from .records import STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK, Record
+
+
+class Recorder:
+    """Accumulates one call's events; :meth:`finish` produces the record."""
+
+    def __init__(self, record: Record, model: ModelInfo, counted_prompt: str):
+        self.record = record
+        self.model = model
+        self._counted_prompt = counted_prompt
+        self.parts: list[str] = []
+        self.tool_calls: list[ToolCall] = []
+        self.structured: Any = None
+        self.usage: Usage | None = None
+        self.error: Exception | None = None
+        self.start = time.perf_counter()
+        self.first_text_at: float | None = None
+        self.end: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def restart_clock(self) -> None:
+        """Called just before the request is sent (after any local preparation)."""
+        self.start = time.perf_counter()
+
+    def add(self, event: Any) -> None:
+        kind = type(event)
+        if kind is TextDelta:
+            if event.text:
+                if self.first_text_at is None:
+                    self.first_text_at = time.perf_counter()
+                self.parts.append(event.text)
+        elif kind is Usage:
+            if event.completion_tokens or event.prompt_tokens:
+                self.usage = event
+        elif kind is Finish:
+            self.record.finish_reason = event.reason
+        elif kind is ToolCall:
+            self.tool_calls.append(event)
+        elif kind is StructuredOutput:
+            self.structured = event.value
+        elif kind is Retrying:
+            self.record.retries += 1
+        elif kind is ErrorEvent:
+            self.error = event.error
+
+    def finish(self, *, interrupted: bool = False, secrets: list[str] = ()) -> Record:
+        """Fill timing, usage, cost and status; idempotent."""
+        if self.end is None:
+            self.end = time.perf_counter()
+        rec = self.record
+        rec.response = self.text
+        if self.structured is not None and not rec.response:
+            rec.response = json.dumps(self.structured, ensure_ascii=False)
+        if self.tool_calls:
+            rec.tool_calls = json.dumps(
+                [{"name": c.name, "arguments": c.arguments} for c in self.tool_calls],
+                ensure_ascii=False,
+            )
+        rec.latency_s = self.end - self.start
+        if self.first_text_at is not None:
+            rec.ttft_s = self.first_text_at - self.start
+        self._fill_usage()
+        completion = rec.completion_tokens
+        if completion and rec.latency_s and rec.latency_s > 0:
+            rec.e2e_tokens_per_s = completion / rec.latency_s
+            decode = rec.latency_s - (rec.ttft_s or 0.0)
+            rec.tokens_per_s = completion / decode if decode > 0 else math.nan
+        rec.cost_usd = self.model.cost(rec.prompt_tokens, rec.completion_tokens)
+        if interrupted:
+            rec.status = STATUS_INTERRUPTED
+            rec.error = "interrupted by the user"
+            rec.error_type = "KeyboardInterrupt"
+        elif self.error is not None:
+            rec.status = STATUS_ERROR
+            rec.error = scrub(str(self.error), secrets)
+            rec.error_type = type(self.error).__name__
+        else:
+            rec.status = STATUS_OK
+        return rec
+
+    def _fill_usage(self) -> None:
+        rec = self.record
+        usage = self.usage
+        if usage is not None and usage.completion_tokens:
+            rec.prompt_tokens = usage.prompt_tokens
+            rec.completion_tokens = usage.completion_tokens
+            rec.total_tokens = usage.total_tokens or (
+                (usage.prompt_tokens or 0) + usage.completion_tokens
+            )
+            rec.usage_source = usage.source
+            if rec.prompt_tokens is None:
+                rec.prompt_tokens, _ = tokens.count(self._counted_prompt, add_bos=True)
+            return
+        if not rec.response and self.error is not None and usage is None:
+            rec.prompt_tokens, rec.usage_source = tokens.count(self._counted_prompt, add_bos=True)
+            rec.completion_tokens = 0
+            rec.total_tokens = rec.prompt_tokens
+            return
+        prompt_n, source = tokens.count(self._counted_prompt, add_bos=True)
+        completion_n, _ = tokens.count(rec.response)
+        if usage is not None and usage.prompt_tokens:
+            prompt_n = usage.prompt_tokens  # the provider's prompt count is still right
+        rec.prompt_tokens, rec.completion_tokens = prompt_n, completion_n
+        rec.total_tokens = prompt_n + completion_n
+        rec.usage_source = source
+
+
+def error_of(exc: BaseException) -> GemmaError:
+    """Any exception from a provider as a GemmaError (unexpected ones keep their type name)."""
+    if isinstance(exc, GemmaError):
+        return exc
+    return GemmaError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,43 @@
+"""Counting tokens when a provider does not report them.
+
+Counted with the Gemma tokenizer from the local GGUF (llama.cpp loads its vocabulary only,
+a few MB and milliseconds); estimated from characters when llama.cpp is not installed.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Literal
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _vocab():
+    """A vocabulary-only llama.cpp model of the bundled Gemma GGUF, or None."""
+    try:
+        import llama_cpp
+
+        from .local_model import model_path
+    except ImportError:
+        return None
+    try:
+        return llama_cpp.Llama(model_path=str(model_path()), vocab_only=True, verbose=False)
+    except Exception:  # a broken install must not break a remote call
+        return None
+
+
+def count(text: str, *, add_bos: bool = False) -> tuple[int, Literal["counted", "estimated"]]:
+    """Number of Gemma tokens in ``text`` and how that number was obtained."""
+    vocab = _vocab()
+    if vocab is None:
+        return estimate(text), "estimated"
+    with _lock:
+        tokens = vocab.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    return len(tokens), "counted"
+
+
+def estimate(text: str) -> int:
+    """About four characters per token, the usual figure for English with Gemma's vocabulary."""
+    return max(1, round(len(text) / 4)) if text else 0
