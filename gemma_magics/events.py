@@ -12,6 +12,14 @@ UsageSource = Literal["provider", "counted", "estimated"]
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """The request leaves now: the clock for ``ttft_s`` and ``latency_s`` starts here.
+
+    Providers emit it after local preparation (loading a model, tokenizing), once per call.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of answer text, in order."""
 
@@ -86,5 +94,6 @@ class Done:
 
 
 Event = Union[
+    Sent,
     TextDelta, ToolCall, Usage, Finish, StructuredOutput, Notice, Retrying, ErrorEvent, Done
 ]

@@ -21,7 +21,16 @@ from . import tokens
 from .catalog import ModelInfo
 from .config import scrub
 from .errors import GemmaError
-from .events import ErrorEvent, Finish, Retrying, StructuredOutput, TextDelta, ToolCall, Usage
+from .events import (
+    ErrorEvent,
+    Finish,
+    Retrying,
+    Sent,
+    StructuredOutput,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 from .records import STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK, Record
 
 
@@ -40,13 +49,14 @@ class Recorder:
         self.start = time.perf_counter()
         self.first_text_at: float | None = None
         self.end: float | None = None
+        self._sent = False
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def restart_clock(self) -> None:
-        """Called just before the request is sent (after any local preparation)."""
+        """Start timing now; a provider's :class:`Sent` event moves the start later."""
         self.start = time.perf_counter()
 
     def add(self, event: Any) -> None:
@@ -59,6 +69,10 @@ class Recorder:
         elif kind is Usage:
             if event.completion_tokens or event.prompt_tokens:
                 self.usage = event
+        elif kind is Sent:
+            if not self._sent:  # retries keep the first send as the start
+                self._sent = True
+                self.start = time.perf_counter()
         elif kind is Finish:
             self.record.finish_reason = event.reason
         elif kind is ToolCall:

@@ -1,0 +1,188 @@
+"""Streaming an answer into a notebook cell (or a terminal) without flooding the front end.
+
+In a Jupyter kernel one display handle is updated as text arrives, at most
+:data:`MAX_UPDATES_PER_S` times a second whatever the token rate, and always once more at
+the end so the final text is complete. Elsewhere (terminal IPython, scripts) text is
+printed as it arrives.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+from typing import Any
+
+from .events import Done, ErrorEvent, Event, Notice, Retrying, TextDelta, ToolCall
+from .footer import footer_text
+
+MAX_UPDATES_PER_S = 20
+FORMATS = ("markdown", "text", "code", "json")
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (a front end that understands display updates)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def bundle(text: str, fmt: str) -> dict[str, str]:
+    """The MIME bundle for answer ``text`` in format ``fmt``."""
+    if fmt == "markdown":
+        return {"text/markdown": text or " ", "text/plain": text}
+    if fmt == "code":
+        fence = "````" if "```" in text else "```"
+        return {"text/markdown": f"{fence}\n{text}\n{fence}", "text/plain": text}
+    if fmt == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {"text/plain": text}
+        return {"application/json": value, "text/plain": json.dumps(value, indent=2)}
+    return {"text/plain": text}
+
+
+def _line(text: str, color: str) -> dict[str, str]:
+    return {
+        "text/html": f'<div style="color:{color};font-size:0.85em">{html.escape(text)}</div>',
+        "text/plain": text,
+    }
+
+
+class NotebookRenderer:
+    """One display handle per answer, updated at most ``max_rate`` times a second."""
+
+    def __init__(self, fmt: str = "markdown", max_rate: float = MAX_UPDATES_PER_S):
+        from IPython.display import display
+
+        self._display = display
+        self.fmt = fmt
+        self.min_interval = 1.0 / max_rate
+        self.parts: list[str] = []
+        self.handle = None
+        self.status_handle = None
+        self.updates = 0
+        self._last = 0.0
+        self._dirty = False
+
+    def _show(self, data: dict[str, Any]) -> None:
+        if self.handle is None:
+            self.handle = self._display(data, raw=True, display_id=True)
+        else:
+            self.handle.update(data, raw=True)
+        self.updates += 1
+        self._last = time.perf_counter()
+        self._dirty = False
+
+    def _status(self, data: dict[str, Any] | None) -> None:
+        """A transient line under the answer (loading, retrying); None clears it."""
+        data = data or {"text/plain": ""}
+        if self.status_handle is None:
+            self.status_handle = self._display(data, raw=True, display_id=True)
+        else:
+            self.status_handle.update(data, raw=True)
+
+    def start(self) -> None:
+        self._show({"text/plain": ""})
+
+    def text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self._dirty = True
+        if time.perf_counter() - self._last >= self.min_interval:
+            self._show(bundle("".join(self.parts), "text" if self.fmt == "json" else self.fmt))
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
+        data = _line(message, "#b26b00" if level == "warning" else "#666")
+        if transient:
+            self._status(data)
+        else:
+            self._display(data, raw=True)
+
+    def finish(self, record: Any, error: Exception | None) -> None:
+        if self.status_handle is not None:
+            self._status(None)
+        self._show(bundle("".join(self.parts), self.fmt))
+        if error is not None:
+            self._display(_line(str(error), "#c00"), raw=True)
+        self._display(_line(footer_text(record), "#888"), raw=True)
+
+
+class PrintRenderer:
+    """Prints text as it arrives (terminal IPython, plain Python)."""
+
+    def __init__(self, fmt: str = "markdown", stream=None):
+        self.fmt = fmt
+        self.out = stream or sys.stdout
+        self.parts: list[str] = []
+        self.updates = 0
+
+    def start(self) -> None:
+        pass
+
+    def text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.out.write(delta)
+        self.out.flush()
+        self.updates += 1
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
+        print(f"[{message}]", file=self.out, flush=True)
+
+    def finish(self, record: Any, error: Exception | None) -> None:
+        if self.parts and not "".join(self.parts).endswith("\n"):
+            self.out.write("\n")
+        if error is not None:
+            print(f"Error: {error}", file=self.out)
+        print(f"-- {footer_text(record)}", file=self.out, flush=True)
+
+
+def make_renderer(fmt: str = "markdown"):
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    return NotebookRenderer(fmt) if in_notebook() else PrintRenderer(fmt)
+
+
+def render_stream(events, renderer) -> Any:
+    """Feed a call's events to ``renderer``; returns the Completion from the Done event.
+
+    On KeyboardInterrupt the partial text is rendered with an "interrupted" footer, then
+    the interrupt propagates.
+    """
+    renderer.start()
+    completion = None
+    try:
+        for event in events:
+            kind = type(event)
+            if kind is TextDelta:
+                renderer.text(event.text)
+            elif kind is Notice:
+                renderer.notice(event.message, event.level, transient=event.message.endswith("…"))
+            elif kind is Retrying:
+                renderer.notice(
+                    f"{event.error} — retrying in {event.wait_s:.1f} s (attempt {event.attempt + 1})",
+                    "warning",
+                    transient=True,
+                )
+            elif kind is ToolCall:
+                args = json.dumps(event.arguments, ensure_ascii=False)
+                renderer.notice(f"tool call: {event.name}({args})")
+            elif kind is Done:
+                completion = event.completion
+    except KeyboardInterrupt:
+        partial = getattr(events, "completion", None)
+        if partial is not None:
+            renderer.finish(partial.record, None)
+        raise
+    if completion is not None:
+        renderer.finish(completion.record, completion.error)
+    return completion
+
+
+def consume(events: Any) -> list[Event]:
+    """Drain events (used when streaming display is off)."""
+    return [e for e in events if type(e) is not ErrorEvent]

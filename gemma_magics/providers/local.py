@@ -1,0 +1,191 @@
+"""The embedded default: a Gemma GGUF in-process through llama.cpp.
+
+Token-level generation (``Llama.generate``) gives exact token counts and one text delta per
+token. Sampling defaults match ``Llama.create_completion`` so results equal a raw llama.cpp
+call with the same settings and seed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .. import local_model
+from ..errors import CapabilityError, ValidationError
+from ..events import Event, Finish, Notice, Sent, TextDelta, Usage
+from .base import Provider, Request, gemma_template
+
+_model_lock = threading.Lock()  # one generation at a time: one model, one context
+_loaded: dict[str, Any] = {}
+
+
+def n_ctx() -> int:
+    return int(os.environ.get("GEMMA_MAGICS_LOCAL_N_CTX", "8192"))
+
+
+def load_model(path: str):
+    """The llama.cpp model for ``path``, loaded once per process."""
+    if path not in _loaded:
+        from llama_cpp import Llama
+
+        threads = os.cpu_count() or 1
+        _loaded[path] = Llama(
+            model_path=path,
+            n_ctx=n_ctx(),
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+    return _loaded[path]
+
+
+def is_loaded(path: str) -> bool:
+    return path in _loaded
+
+
+class LocalProvider(Provider):
+    """Gemma 3 270M (or ``GEMMA_MAGICS_LOCAL_MODEL``) on this machine's CPU."""
+
+    serial = True
+
+    def _check(self, request: Request) -> None:
+        if request.images:
+            raise CapabilityError(
+                f"{request.model.id} is text-only and cannot take images",
+                fix="use -p cloudflare, openai, aimlapi, openrouter or google for images",
+            )
+        if request.lora:
+            raise CapabilityError(
+                "LoRA adapters are a Workers AI feature", fix="use -p cloudflare with --lora"
+            )
+
+    def render_prompt(self, request: Request, llm: Any) -> str:
+        """The exact text the model sees."""
+        if request.raw:
+            return request.prompt
+        template = llm.metadata.get("tokenizer.chat_template")
+        chat = len(request.messages) > 1 or (template and not local_model.is_bundled())
+        if not chat:  # a pretrained model continues the text
+            system = request.params.system
+            return f"{system}\n\n{request.prompt}" if system else request.prompt
+        if template and not local_model.is_bundled():
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            formatter = Jinja2ChatFormatter(
+                template,
+                eos_token=llm.detokenize([llm.token_eos()]).decode("utf-8", "replace"),
+                bos_token=llm.detokenize([llm.token_bos()]).decode("utf-8", "replace"),
+            )
+            messages = list(request.messages)
+            if request.params.system:
+                messages = [{"role": "system", "content": request.params.system}, *messages]
+            return formatter(messages=messages).prompt
+        return gemma_template(request.messages, request.params.system)
+
+    def stream(self, request: Request) -> Iterator[Event]:
+        self._check(request)
+        path = str(local_model.model_path())
+        if not is_loaded(path):
+            yield Notice(f"loading model {request.model.id}…")
+        with _model_lock:
+            llm = load_model(path)
+            yield from self._generate(llm, request)
+
+    def _generate(self, llm: Any, request: Request) -> Iterator[Event]:
+        import llama_cpp
+
+        p = request.params
+        prompt = self.render_prompt(request, llm)
+        prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if prompt.startswith("<bos>") and len(prompt_tokens) > 1:
+            prompt_tokens = prompt_tokens[1:]  # the template already carries <bos>
+        budget = llm.n_ctx() - len(prompt_tokens)
+        if p.max_tokens > budget:
+            raise ValidationError(
+                f"prompt is {len(prompt_tokens)} tokens; max_tokens={p.max_tokens} does not fit "
+                f"the {llm.n_ctx()}-token context",
+                fix=f"lower max_tokens to {max(budget, 0)} or set GEMMA_MAGICS_LOCAL_N_CTX",
+            )
+        llm.set_seed(p.seed if p.seed is not None else random.randint(0, 2**32 - 1))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(p.stop or ())
+        vocab = llm._model.vocab
+        count = 0
+        finish = "length"
+        yield Sent()
+        tokens = llm.generate(
+            prompt_tokens,
+            top_k=p.top_k,
+            top_p=p.top_p,
+            min_p=0.05,
+            typical_p=1.0,
+            temp=p.temperature,
+            repeat_penalty=p.repetition_penalty,
+            frequency_penalty=p.frequency_penalty,
+            presence_penalty=p.presence_penalty,
+            grammar=self.grammar(request),
+        )
+        try:
+            for token in tokens:
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                count += 1
+                piece = decoder.decode(llm.detokenize([token], special=False))
+                text, stopped = stops.feed(piece)
+                if text:
+                    yield TextDelta(text)
+                if stopped:
+                    finish = "stop"
+                    break
+                if count >= p.max_tokens:
+                    break
+        finally:
+            tokens.close()
+        tail = "" if stops.hit else stops.flush(decoder.decode(b"", final=True))
+        if tail:
+            yield TextDelta(tail)
+        yield Usage(len(prompt_tokens), count, len(prompt_tokens) + count, source="provider")
+        yield Finish(finish)
+
+    def grammar(self, request: Request):
+        """A llama.cpp grammar constraining the output (JSON mode); None when not asked."""
+        return None
+
+
+class StopMatcher:
+    """Finds stop strings across token boundaries, holding back text that may start one."""
+
+    def __init__(self, stops: tuple[str, ...]):
+        self.stops = tuple(s for s in stops if s)
+        self.pending = ""
+        self.hit = False
+
+    def feed(self, piece: str) -> tuple[str, bool]:
+        """Text that is safe to show now, and whether a stop string was reached."""
+        if not self.stops:
+            return piece, False
+        self.pending += piece
+        cut = min((i for i in (self.pending.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.hit = True
+            text, self.pending = self.pending[:cut], ""
+            return text, True
+        keep = max((self._overlap(s) for s in self.stops), default=0)
+        text = self.pending[: len(self.pending) - keep]
+        self.pending = self.pending[len(self.pending) - keep:]
+        return text, False
+
+    def _overlap(self, stop: str) -> int:
+        for n in range(min(len(stop) - 1, len(self.pending)), 0, -1):
+            if self.pending.endswith(stop[:n]):
+                return n
+        return 0
+
+    def flush(self, tail: str) -> str:
+        text, self.pending = self.pending + tail, ""
+        return text
