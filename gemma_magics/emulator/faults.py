@@ -263,9 +263,8 @@ class FaultPlan:
                     if entry["remaining"] == 0:
                         self._queue.remove(entry)
                 return entry["fault"]
-            if self._rate > 0 and self._random_faults:
-                if self._rng.random() < self._rate:
-                    return self._rng.choice(self._random_faults)
+            if self._random_faults and self._rng.random() < self._rate:
+                return self._rng.choice(self._random_faults)
         return None
 
     def pending(self) -> list[dict[str, Any]]:

