@@ -19,8 +19,8 @@ from .events import Done, ErrorEvent, Event, Notice
 from .params import Params, resolve
 from .providers import make_provider
 from .providers.base import Provider, Request, gemma_template
-from .records import Record, request_key
 from .recorder import Recorder, error_of
+from .records import Record, request_key
 from .session import Session, get_session
 
 if TYPE_CHECKING:

@@ -26,6 +26,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 log = logging.getLogger("gemma_magics")
 
+#: Settings of the HTTP transport, per provider or global (see ``transport.TransportSettings``).
+TRANSPORT_SETTINGS = ("max_retries", "connect_timeout", "read_timeout")
+
 
 class Secret:
     """A credential. ``str()``/``repr()`` never show it; :meth:`reveal` does."""
@@ -221,8 +224,21 @@ class Config:
             base_url=self.base_url(info, account_id),
             api_key=key,
             account_id=account_id,
-            settings=self._provider_file_settings(name),
+            settings=self.provider_settings(name),
         )
+
+    def provider_settings(self, name: str) -> dict[str, Any]:
+        """A provider's ``[providers.NAME]`` table without its key, plus the transport
+        settings (``max_retries``, ``connect_timeout``, ``read_timeout``): the environment's
+        ``GEMMA_MAGICS_<SETTING>`` first, then the provider's table, then ``[settings]``."""
+        table = {k: v for k, v in self._provider_file_settings(name).items() if k != "api_key"}
+        for key in TRANSPORT_SETTINGS:
+            value, _ = self.lookup(f"GEMMA_MAGICS_{key.upper()}")
+            if value is None:
+                value = table.get(key, self.file.get("settings", {}).get(key))
+            if value is not None:
+                table[key] = value
+        return table
 
     def secrets(self) -> list[str]:
         """Every credential value this config can see, for scrubbing text before it is shown."""

@@ -109,10 +109,12 @@ class NotFoundError(APIError):
 
 class RequestTimeoutError(APIError):
     retryable = True
+    fix = "the provider timed out; retry, or lower max_tokens"
 
 
 class ConflictError(APIError):
     retryable = True
+    fix = "a conflicting request was in flight; retry"
 
 
 class PayloadTooLargeError(APIError):

@@ -6,7 +6,7 @@ Everything above ``providers/`` sees only these, whatever the wire format was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 UsageSource = Literal["provider", "counted", "estimated"]
 
@@ -93,7 +93,7 @@ class Done:
     completion: Any  # gemma_magics.api.Completion
 
 
-Event = Union[
-    Sent,
-    TextDelta, ToolCall, Usage, Finish, StructuredOutput, Notice, Retrying, ErrorEvent, Done
-]
+Event = (
+    Sent | TextDelta | ToolCall | Usage | Finish | StructuredOutput | Notice | Retrying
+    | ErrorEvent | Done
+)

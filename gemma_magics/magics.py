@@ -8,7 +8,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .errors import ConfigError, GemmaError, ValidationError
 from .interpolate import interpolate
@@ -52,12 +52,17 @@ class GemmaMagics(Magics):
         name = {"default_provider": "provider", "default_model": "model"}.get(
             change["name"], change["name"]
         )
-        if name == "provider" and change["new"] is not None:
-            try:
-                get_session().config.catalog.provider(change["new"])
-            except ConfigError as exc:
-                raise _usage(exc) from None
         get_session().set_defaults(**{name: change["new"]})
+
+    @validate("default_provider")
+    def _known_provider(self, proposal: dict[str, Any]) -> str | None:
+        name = proposal["value"]
+        if name is not None:
+            try:
+                get_session().config.catalog.provider(name)
+            except ConfigError as exc:
+                raise TraitError(str(exc)) from None
+        return name
 
     @observe("db_path")
     def _db_changed(self, change: dict[str, Any]) -> None:

@@ -93,6 +93,16 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
+_SEED_INDEX = COLUMNS.index("seed")
+
+
+def _sql_row(record: Record) -> tuple:
+    row = [_sql_value(getattr(record, c)) for c in COLUMNS]
+    if row[_SEED_INDEX] is not None:
+        row[_SEED_INDEX] = str(row[_SEED_INDEX])
+    return tuple(row)
+
+
 class RecordLog:
     """An append-only SQLite log of records (WAL mode, one commit per record).
 
@@ -125,12 +135,12 @@ class RecordLog:
             self._conn.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (request_key)")
 
     def append(self, record: Record) -> None:
-        row = tuple(_sql_value(v) for v in record.as_row().values())
+        row = _sql_row(record)
         with self._lock:
             self._conn.execute(self._insert, row)
 
     def append_many(self, records: list[Record]) -> None:
-        rows = [tuple(_sql_value(v) for v in r.as_row().values()) for r in records]
+        rows = [_sql_row(r) for r in records]
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(self._insert, rows)
@@ -205,7 +215,11 @@ def to_dataframe(data: pd.DataFrame | list[Record]) -> pd.DataFrame:
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     for col in _INT_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype("Int64")
-    frame["seed"] = frame["seed"].map(lambda v: None if v is None or v != v else int(v)).astype(object)
+    frame["seed"] = pd.Series(  # object dtype: seeds reach 2**64, past int64 and float precision
+        [None if v is None or v != v else int(v) for v in frame["seed"]],
+        index=frame.index,
+        dtype=object,
+    )
     for col in _FLOAT_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype("float64")
     frame["cached"] = frame["cached"].fillna(False).astype(bool)

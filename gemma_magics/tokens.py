@@ -29,7 +29,12 @@ def _vocab():
 
 
 def count(text: str, *, add_bos: bool = False) -> tuple[int, Literal["counted", "estimated"]]:
-    """Number of Gemma tokens in ``text`` and how that number was obtained."""
+    """Number of Gemma tokens in ``text`` and how that number was obtained.
+
+    ``add_bos`` counts the begin-of-sequence token a prompt gets, unless the text already
+    starts with a literal ``<bos>`` (a chat template does).
+    """
+    add_bos = add_bos and not text.startswith("<bos>")
     vocab = _vocab()
     if vocab is None:
         return estimate(text), "estimated"

@@ -36,9 +36,9 @@ def session(isolated_env):
 @pytest.fixture
 def ip(session):
     """A real IPython InteractiveShell with the extension loaded."""
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython
 
-    shell = start_ipython()
+    shell = get_ipython()
     shell.run_line_magic("load_ext", "gemma_magics")
     shell.run_line_magic("reload_ext", "gemma_magics")
     yield shell

@@ -1,0 +1,67 @@
+"""A real Jupyter kernel for tests: start it, run cells, collect what the front end gets."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.manager import start_new_kernel
+
+
+@dataclass
+class CellRun:
+    """Every iopub message one execute request produced, with arrival times."""
+
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    reply: dict[str, Any] | None = None
+
+    def of_type(self, *types: str) -> list[dict[str, Any]]:
+        return [m for _, m in self.messages if m["msg_type"] in types]
+
+    def times(self, *types: str) -> list[float]:
+        return [t for t, m in self.messages if m["msg_type"] in types]
+
+    def text(self) -> str:
+        """Everything shown, as text/plain, in order (streams and displays)."""
+        parts = []
+        for m in self.of_type("stream", "display_data", "update_display_data", "execute_result",
+                              "error"):
+            c = m["content"]
+            if m["msg_type"] == "stream":
+                parts.append(c["text"])
+            elif m["msg_type"] == "error":
+                parts.append(f"{c['ename']}: {c['evalue']}")
+            else:
+                parts.append(str(c["data"].get("text/plain", "")))
+        return "\n".join(parts)
+
+
+class Kernel:
+    def __init__(self, env: dict[str, str] | None = None):
+        full_env = {**os.environ, **(env or {})}
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=full_env)
+
+    def run(self, code: str, timeout: float = 300, on_message=None) -> CellRun:
+        run = CellRun()
+        msg_id = self.kc.execute(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            run.messages.append((time.monotonic(), msg))
+            if on_message:
+                on_message(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        run.reply = self.kc.get_shell_msg(timeout=timeout)
+        return run
+
+    def interrupt(self) -> None:
+        self.km.interrupt_kernel()
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
