@@ -7,7 +7,8 @@ sends them, synchronously (:meth:`Transport.events`) or on an event loop
 Retries follow the official SDKs: 408, 409, 429, 5xx and connection failures are retried
 before any answer byte was used; the wait is ``retry-after-ms``, else ``Retry-After`` when it
 is at most 60 s, else exponential backoff with jitter; at most ``max_retries`` times (2 by
-default). Once a stream has started nothing is retried: its text may already be on screen.
+default); see ``retries.py``. Once the first event of a stream was read nothing is retried:
+its text may already be on screen.
 A :class:`~gemma_magics.events.Retrying` event precedes every wait, so the notebook can say so.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import os
 import threading
 import time
@@ -25,19 +27,18 @@ from typing import Any
 
 import httpx
 import tenacity
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 
 from . import __version__
+from .config import TRANSPORT_SETTINGS
 from .errors import APIConnectionError, APIError, APITimeoutError, ConfigError, StreamError
-from .events import Event, Retrying
-from .providers.error_bodies import RETRY_AFTER_LIMIT_S
+from .events import Event, Retrying, Sent
 from .providers.wire import HttpCall, StreamParser, WireFormat, load_json
+from .retries import ano_sleep, no_sleep, policy
 
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 120.0
-BACKOFF_START_S = 0.5  # first backoff wait; doubles each retry, plus up to 0.5 s of jitter
-BACKOFF_MAX_S = 8.0
 USER_AGENT = f"gemma_magics/{__version__}"
 
 
@@ -52,12 +53,10 @@ class TransportSettings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout: float = DEFAULT_READ_TIMEOUT_S
 
-    NAMES = ("max_retries", "connect_timeout", "read_timeout")
-
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> TransportSettings:
         values: dict[str, Any] = {}
-        for name in cls.NAMES:
+        for name in TRANSPORT_SETTINGS:
             raw = settings.get(name)
             if raw is None or raw == "":
                 continue
@@ -105,16 +104,20 @@ async def async_client() -> httpx.AsyncClient:
         client = httpx.AsyncClient(headers=_HEADERS)
         # asyncio.run finalises every live async generator of its loop before closing it;
         # this one's finally clause is therefore a loop-shutdown hook that closes the client.
-        closer = _close_at_loop_shutdown(client)
+        closer = _close_at_loop_shutdown(loop, client)
         await closer.__anext__()
         entry = _async[loop] = (client, closer)
     return entry[0]
 
 
-async def _close_at_loop_shutdown(client: httpx.AsyncClient):
+async def _close_at_loop_shutdown(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient):
     try:
         yield
     finally:
+        # the generator holds its loop (asyncio's finaliser hook), so the weak mapping alone
+        # would never let go of either: drop the entry explicitly
+        if _async.get(loop, (None,))[0] is client:
+            del _async[loop]
         await client.aclose()
 
 
@@ -129,62 +132,16 @@ def close_clients() -> None:
 
 async def aclose_client() -> None:
     """Close the running loop's async client now rather than at loop shutdown."""
-    entry = _async.pop(asyncio.get_running_loop(), None)
+    entry = _async.get(asyncio.get_running_loop())
     if entry is not None:
-        await entry[0].aclose()
-        await entry[1].aclose()
+        await entry[1].aclose()  # its finally clause closes the client and forgets it
 
 
 atexit.register(close_clients)
 
-
-# -- retry policy --------------------------------------------------------------------------
-
-
-class wait_retry_after(tenacity.wait.wait_base):  # noqa: N801 (tenacity's naming)
-    """The server's ``Retry-After`` when it is at most 60 s, else exponential backoff."""
-
-    def __init__(self) -> None:
-        self.backoff = tenacity.wait_exponential_jitter(
-            multiplier=BACKOFF_START_S, max=BACKOFF_MAX_S, jitter=0.5
-        )
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        after = getattr(error, "retry_after", None)
-        if after is not None and 0 <= after <= RETRY_AFTER_LIMIT_S:
-            return float(after)
-        return self.backoff(retry_state)
-
-
-def is_retryable(error: BaseException) -> bool:
-    return isinstance(error, APIError) and bool(error.retryable)
-
-
-def _policy(settings: TransportSettings, pending: list[Retrying]) -> dict[str, Any]:
-    """tenacity arguments. tenacity decides whether and how long to wait; the wait itself is
-    done by the caller after it has yielded the :class:`Retrying` event that announces it."""
-
-    def announce(state: tenacity.RetryCallState) -> None:
-        pending.append(
-            Retrying(state.attempt_number, state.next_action.sleep, state.outcome.exception())
-        )
-
-    return {
-        "stop": tenacity.stop_after_attempt(settings.max_retries + 1),
-        "wait": wait_retry_after(),
-        "retry": tenacity.retry_if_exception(is_retryable),
-        "before_sleep": announce,
-        "reraise": True,
-    }
-
-
-def _no_sleep(_seconds: float) -> None:
-    return None
-
-
-async def _ano_sleep(_seconds: float) -> None:
-    return None
+#: An open answer: the response, and its SSE events (None for a whole JSON answer).
+Opened = tuple[httpx.Response, "Iterator[ServerSentEvent] | None"]
+AsyncOpened = tuple[httpx.Response, "AsyncIterator[ServerSentEvent] | None"]
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -213,107 +170,125 @@ class Transport:
     # sync ----------------------------------------------------------------------------------
     def events(self, call: HttpCall) -> Iterator[Event]:
         """Send ``call`` (retrying as allowed) and yield the answer's events."""
-        response = yield from self._open(call)
+        response, frames = yield from self._open(call)
         try:
-            if _is_sse(response):
-                parser = self.wire.stream_parser()
-                try:
-                    for sse in EventSource(response).iter_sse():
-                        yield from parser.feed(sse.data, sse.event)
-                        if parser.done:
-                            break
-                except httpx.HTTPError as exc:
-                    raise self._broken(exc, parser) from None
-                yield from self._ended(parser)
-            else:
+            if frames is None:
                 yield from self._whole(response.text)
+                return
+            parser = self.wire.stream_parser()
+            try:
+                for sse in frames:
+                    yield from parser.feed(sse.data, sse.event)
+                    if parser.done:
+                        break
+            except httpx.HTTPError as exc:
+                raise self._broken(exc) from None
+            yield from self._ended(parser)
         finally:
             response.close()
 
-    def _open(self, call: HttpCall) -> Generator[Event, None, httpx.Response]:
+    def _open(self, call: HttpCall) -> Generator[Event, None, Opened]:
         client = sync_client()
         pending: list[Retrying] = []
-        response = None
-        for attempt in tenacity.Retrying(**_policy(self.settings, pending), sleep=_no_sleep):
+        opened = None
+        yield Sent()
+        for attempt in tenacity.Retrying(**policy(self.settings.max_retries, pending), sleep=no_sleep):
             if pending:
                 retry = pending.pop()
                 yield retry
                 time.sleep(retry.wait_s)
             with attempt:
-                response = self._attempt(client, call)
-        return response
+                opened = self._attempt(client, call)
+        return opened
 
-    def _attempt(self, client: httpx.Client, call: HttpCall) -> httpx.Response:
+    def _attempt(self, client: httpx.Client, call: HttpCall) -> Opened:
+        """One try, up to the first stream event: everything that fails in here is
+        before any answer was used, so it may be retried."""
         try:
             response = client.send(self._request(client, call), stream=True)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc, call) from None
         try:
             if not response.is_success:
-                body = _body_text(response.read())
+                body = _scrubbed(_body_text(response.read()), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
-                response.read()  # a whole answer: a cut body is still safe to retry
+                response.read()
+                return response, None
+            frames = EventSource(response).iter_sse()
+            first = next(frames, None)
+            if first is None:
+                raise self._empty_stream()
+            return response, itertools.chain([first], frames)
         except httpx.HTTPError as exc:
             response.close()
-            raise self._unreachable(exc, call) from None
+            raise self._unreachable(exc, call, answered=True) from None
         except BaseException:
             response.close()
             raise
-        return response
 
     # async ---------------------------------------------------------------------------------
     async def aevents(self, call: HttpCall) -> AsyncIterator[Event]:
         """The async twin of :meth:`events`."""
         client = await async_client()
         pending: list[Retrying] = []
-        response = None
+        opened = None
+        yield Sent()
         async for attempt in tenacity.AsyncRetrying(
-            **_policy(self.settings, pending), sleep=_ano_sleep
+            **policy(self.settings.max_retries, pending), sleep=ano_sleep
         ):
             if pending:
                 retry = pending.pop()
                 yield retry
                 await asyncio.sleep(retry.wait_s)
             with attempt:
-                response = await self._aattempt(client, call)
+                opened = await self._aattempt(client, call)
+        response, frames = opened
         try:
-            if _is_sse(response):
-                parser = self.wire.stream_parser()
-                try:
-                    async for sse in EventSource(response).aiter_sse():
-                        for event in parser.feed(sse.data, sse.event):
-                            yield event
-                        if parser.done:
-                            break
-                except httpx.HTTPError as exc:
-                    raise self._broken(exc, parser) from None
-                for event in self._ended(parser):
-                    yield event
-            else:
+            if frames is None:
                 for event in self._whole(response.text):
                     yield event
+                return
+            parser = self.wire.stream_parser()
+            try:
+                async for sse in frames:
+                    for event in parser.feed(sse.data, sse.event):
+                        yield event
+                    if parser.done:
+                        break
+            except httpx.HTTPError as exc:
+                raise self._broken(exc) from None
+            for event in self._ended(parser):
+                yield event
         finally:
+            if frames is not None:
+                await frames.aclose()
             await response.aclose()
 
-    async def _aattempt(self, client: httpx.AsyncClient, call: HttpCall) -> httpx.Response:
+    async def _aattempt(self, client: httpx.AsyncClient, call: HttpCall) -> AsyncOpened:
         try:
             response = await client.send(self._request(client, call), stream=True)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc, call) from None
         try:
             if not response.is_success:
-                body = _body_text(await response.aread())
+                body = _scrubbed(_body_text(await response.aread()), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
                 await response.aread()
+                return response, None
+            frames = EventSource(response).aiter_sse()
+            try:
+                first = await frames.__anext__()
+            except StopAsyncIteration:
+                raise self._empty_stream() from None
+            return response, _prepend(first, frames)
         except httpx.HTTPError as exc:
             await response.aclose()
-            raise self._unreachable(exc, call) from None
+            raise self._unreachable(exc, call, answered=True) from None
         except BaseException:
             await response.aclose()
             raise
-        return response
 
     # shared --------------------------------------------------------------------------------
     def _whole(self, text: str) -> list[Event]:
@@ -332,7 +307,13 @@ class Transport:
             )
         return parser.end()
 
-    def _broken(self, exc: httpx.HTTPError, parser: StreamParser) -> StreamError:
+    def _empty_stream(self) -> APIConnectionError:
+        return APIConnectionError(
+            "the stream closed before any answer", provider=self.provider,
+            fix="retry; a prompt longer than the model's context can cause this",
+        )
+
+    def _broken(self, exc: httpx.HTTPError) -> StreamError:
         if isinstance(exc, httpx.TimeoutException):
             what = f"no data for {self.settings.read_timeout:g} s, the stream was abandoned"
         else:
@@ -342,7 +323,9 @@ class Transport:
             fix="the partial answer was kept; retry for the rest",
         )
 
-    def _unreachable(self, exc: httpx.HTTPError, call: HttpCall) -> APIError:
+    def _unreachable(self, exc: httpx.HTTPError, call: HttpCall, answered: bool = False
+                     ) -> APIError:
+        """A failure before any answer was used; ``answered``: after the status line."""
         host = httpx.URL(call.url).host or call.url
         if isinstance(exc, httpx.TimeoutException):
             which = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
@@ -352,7 +335,19 @@ class Transport:
                 provider=self.provider,
             )
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if answered:
+            return APIConnectionError(f"the connection to {host} broke before any answer: "
+                                      f"{reason}", provider=self.provider)
         return APIConnectionError(f"cannot reach {host}: {reason}", provider=self.provider)
+
+
+async def _prepend(first: ServerSentEvent, rest: AsyncIterator[ServerSentEvent]):
+    yield first
+    try:
+        async for sse in rest:
+            yield sse
+    finally:
+        await rest.aclose()
 
 
 def _is_sse(response: httpx.Response) -> bool:
@@ -361,3 +356,9 @@ def _is_sse(response: httpx.Response) -> bool:
 
 def _body_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
+
+
+def _scrubbed(text: str, call: HttpCall) -> str:
+    """Some services quote the refused key in their 401 body: never let it into an error."""
+    key = call.api_key.reveal() if call.api_key is not None else ""
+    return text.replace(key, "<redacted>") if key else text

@@ -9,9 +9,7 @@ Cloudflare's envelope ``{"errors": [{"message", "code"}], "success": false}``, F
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +25,7 @@ from ..errors import (
     RequestTimeoutError,
     error_class_for_status,
 )
+from ..retries import retry_after_s
 from .wire import one_line
 
 # Workers AI error codes (providers.md's table) → class. The code wins over the HTTP status:
@@ -64,7 +63,6 @@ CLOUDFLARE_FIXES: dict[int, str] = {
 }
 # Codes other services put in bodies that change the meaning of a status.
 QUOTA_CODES = {"insufficient_quota", "quota_exceeded"}
-RETRY_AFTER_LIMIT_S = 60.0  # a longer Retry-After is ignored in favour of backoff (as the SDKs)
 
 
 def details(body: str) -> tuple[str, str | int | None]:
@@ -136,25 +134,3 @@ def _as_int(code: Any) -> int | None:
         return int(code)
     except (TypeError, ValueError):
         return None
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -9,7 +9,7 @@ from ..errors import APIError, AuthenticationError
 from ..events import Event, Finish, TextDelta
 from ..transport import Transport, TransportSettings
 from .base import Provider, Request
-from .wire import WireFormat
+from .wire import HttpCall, WireFormat
 
 
 class HttpProvider(Provider):
@@ -29,7 +29,7 @@ class HttpProvider(Provider):
     def make_wire(self) -> WireFormat:
         raise NotImplementedError
 
-    def _call(self, request: Request):
+    def _call(self, request: Request) -> HttpCall:
         return self.wire.build(request, self.endpoint.base_url, self.endpoint.api_key)
 
     def stream(self, request: Request) -> Iterator[Event]:
@@ -77,6 +77,7 @@ class HttpProvider(Provider):
         key = self.endpoint.api_key
         if key is not None and key.reveal() and key.reveal() in err.message:
             err.message = err.message.replace(key.reveal(), "<redacted>")
+            err.args = (err.message,)
         if isinstance(err, AuthenticationError):
             if key is not None:
                 err.fix = f"check the API key from {key.source}"

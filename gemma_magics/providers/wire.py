@@ -169,6 +169,19 @@ def chat_messages(request: Request, *, system_role: bool) -> list[dict[str, Any]
     return messages
 
 
+def check_features(request: Request) -> None:
+    """Refuse tools or JSON mode the catalog says the model lacks (users can add the
+    capability in their config), before anything is sent."""
+    model: ModelInfo = request.model
+    for wanted, capability, what in ((request.tools, "tools", "tool calls"),
+                                     (request.response_format, "json", "JSON mode")):
+        if wanted and model.known and not model.supports(capability):
+            raise CapabilityError(
+                f"{model.provider} {model.id} has no {what}",
+                fix="see %gemma models for models that have it",
+            )
+
+
 def check_images(request: Request) -> None:
     """Refuse images a model cannot take, and anything but data URLs, before sending."""
     model: ModelInfo = request.model
