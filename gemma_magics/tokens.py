@@ -6,6 +6,7 @@ a few MB and milliseconds); estimated from characters when llama.cpp is not inst
 
 from __future__ import annotations
 
+import atexit
 import threading
 from functools import lru_cache
 from typing import Literal
@@ -23,9 +24,14 @@ def _vocab():
     except ImportError:
         return None
     try:
-        return llama_cpp.Llama(model_path=str(model_path()), vocab_only=True, verbose=False)
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        with suppress_stdout_stderr(disable=False):  # llama.cpp's context chatter on fd 2
+            vocab = llama_cpp.Llama(model_path=str(model_path()), vocab_only=True, verbose=False)
     except Exception:  # a broken install must not break a remote call
         return None
+    atexit.register(vocab.close)  # freeing at interpreter teardown raises inside llama_cpp
+    return vocab
 
 
 def count(text: str, *, add_bos: bool = False) -> tuple[int, Literal["counted", "estimated"]]:

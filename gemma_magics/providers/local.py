@@ -7,6 +7,7 @@ call with the same settings and seed.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import os
 import random
@@ -40,6 +41,7 @@ def load_model(path: str):
             n_threads_batch=threads,
             verbose=False,
         )
+        atexit.register(_loaded[path].close)
     return _loaded[path]
 
 
