@@ -27,7 +27,7 @@ _LAZY = {
     "APIError": "errors",
     "ValidationError": "errors",
     "ConfigError": "errors",
-    "compare": "compare",
+    "compare": "comparison",
     "side_by_side": "views",
     "summary": "views",
     "plot": "views",
@@ -53,9 +53,11 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext gemma_magics``: registers the magics."""
+    from .compare_magics import CompareMagics
     from .magics import GemmaMagics
 
     ipython.register_magics(GemmaMagics(shell=ipython))
+    ipython.register_magics(CompareMagics(shell=ipython))
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -180,6 +180,8 @@ class Transport:
                 for sse in frames:
                     yield from parser.feed(sse.data, sse.event)
                     if parser.done:
+                        for _ in frames:  # read to the end so the connection is reused
+                            pass
                         break
             except httpx.HTTPError as exc:
                 raise self._broken(exc) from None
@@ -255,6 +257,8 @@ class Transport:
                     for event in parser.feed(sse.data, sse.event):
                         yield event
                     if parser.done:
+                        async for _ in frames:  # read to the end so the connection is reused
+                            pass
                         break
             except httpx.HTTPError as exc:
                 raise self._broken(exc) from None
@@ -361,4 +365,4 @@ def _body_text(raw: bytes) -> str:
 def _scrubbed(text: str, call: HttpCall) -> str:
     """Some services quote the refused key in their 401 body: never let it into an error."""
     key = call.api_key.reveal() if call.api_key is not None else ""
-    return text.replace(key, "<redacted>") if key else text
+    return text.replace(key, "<redacted>") if len(key) >= 4 else text
