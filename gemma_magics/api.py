@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import json as _json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .completion import Completion
-from .errors import GemmaError
+from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .params import Params, resolve
 from .providers import make_provider
@@ -22,6 +22,7 @@ from .providers.base import Provider, Request, gemma_template
 from .recorder import Recorder, error_of
 from .records import Record, request_key
 from .session import Session, get_session
+from .structured import OutputSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +43,10 @@ class PreparedCall:
     record: Record
     notices: list[Notice] = field(default_factory=list)
     session: Session | None = None
+    #: What a JSON-mode answer must be (parsed and validated when the call ends).
+    output: OutputSpec | None = None
+    #: The logged record this call is served from (response cache), instead of the backend.
+    cached_from: Record | None = None
 
 
 def prepare(
@@ -55,16 +60,29 @@ def prepare(
     raw: bool = False,
     lora: str | None = None,
     response_format: dict[str, Any] | None = None,
-    tools: list[dict[str, Any]] | None = None,
-    images: list[str] | None = None,
+    json: bool = False,
+    schema: Any = None,
+    tools: Any = None,
+    images: Any = None,
+    chat: bool = False,
+    cache: bool | str | None = None,
     variant: str | None = None,
+    extra: dict[str, Any] | None = None,
     **params: Any,
 ) -> PreparedCall:
     """Resolve provider, model and settings, and validate them; raises before any request.
 
     Settings left out come from the session defaults (the panel, ``%config``), then from the
-    model's documented defaults.
+    model's documented defaults. Features: ``json``/``schema`` (structured output),
+    ``tools`` (functions or JSON specs), ``images`` (paths, bytes, PIL images, data URLs),
+    ``raw``, ``lora``, ``messages`` (a conversation), ``cache`` (True, "force" or False).
     """
+    from . import cache as response_cache
+    from . import capabilities
+    from .images import fingerprint, to_data_urls
+    from .structured import output_spec
+    from .tools import specs
+
     session = session or get_session()
     catalog = session.config.catalog
     name = provider or session.default_provider()
@@ -74,6 +92,13 @@ def prepare(
     model_info = info.model(model)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
     effective, warnings = resolve(given.merged_over(session.params), model_info)
+    output = output_spec(json, schema)
+    if output is not None and response_format is None:
+        response_format = output.response_format
+    tool_specs = specs(tools)
+    image_urls = to_data_urls(images)
+    capabilities.check(catalog, info, model_info, images=bool(image_urls),
+                       tools=bool(tool_specs), json=bool(response_format), lora=lora, raw=raw)
     endpoint = session.config.endpoint(name)
     request = Request(
         prompt=prompt,
@@ -84,8 +109,9 @@ def prepare(
         raw=raw,
         lora=lora,
         response_format=response_format,
-        tools=tools,
-        images=list(images or []),
+        tools=tool_specs,
+        images=image_urls,
+        chat=chat,
     )
     notices = [Notice(w, "warning") for w in warnings]
     if not model_info.instruction_tuned and not raw and session.once(f"pretrained:{name}"):
@@ -101,23 +127,38 @@ def prepare(
             "max_tokens", "temperature", "top_p", "top_k", "seed",
             "repetition_penalty", "frequency_penalty", "presence_penalty",
         )},
-        stop=json.dumps(list(effective.stop)) if effective.stop else None,
+        stop=_json.dumps(list(effective.stop)) if effective.stop else None,
     )
     features = {
         "raw": raw or None,
         "lora": lora,
         "response_format": response_format,
-        "tools": tools,
-        "images": [request_key(image=i) for i in images or []] or None,
+        "tools": tool_specs,
+        "images": [fingerprint(u) for u in image_urls] or None,
         "messages": messages or None,
+        "chat": chat or None,
     }
     record.request_key = request_key(
-        provider=name, model=model_info.id, prompt=prompt, params=settings, **features
+        provider=name, model=model_info.id, prompt=prompt, params=settings,
+        backend=_backend_identity(endpoint), **features
     )
-    extra = {k: v for k, v in features.items() if v and k != "messages"}
-    if extra:
-        record.extra = json.dumps(extra, default=str)
-    return PreparedCall(make_provider(endpoint), request, record, notices, session)
+    shown = {k: v for k, v in features.items() if v and k not in ("messages", "chat")}
+    shown.update(extra or {})
+    if shown:
+        record.extra = _json.dumps(shown, default=str)
+    call = PreparedCall(make_provider(endpoint), request, record, notices, session, output)
+    response_cache.apply(call, cache)
+    return call
+
+
+def _backend_identity(endpoint: Any) -> str | None:
+    """Where answers come from, so a cached answer is never served for another backend:
+    the base URL of a hosted provider, the GGUF file of the local one."""
+    if endpoint.provider.kind == "local":
+        from . import local_model
+
+        return None if local_model.is_bundled() else local_model.model_name()
+    return endpoint.base_url
 
 
 def counted_prompt(request: Request) -> str:
@@ -185,19 +226,38 @@ class CallStream:
         if self.completion is not None:
             return self.completion
         session = self.call.session or get_session()
+        value = self._parse_output() if not interrupted else None
         record = self.recorder.finish(interrupted=interrupted, secrets=session.config.secrets())
+        if self.call.cached_from is not None:
+            from .cache import mark_cached
+
+            mark_cached(record, self.call.cached_from)
         error = self.recorder.error
         self.completion = Completion(
             text=self.recorder.text,
             record=record,
             tool_calls=list(self.recorder.tool_calls),
-            value=self.recorder.structured,
+            value=value if self.call.output is not None else self.recorder.structured,
             error=error,
         )
         if isinstance(error, GemmaError):
             error.completion = self.completion
         session.log.append(record)
         return self.completion
+
+
+    def _parse_output(self) -> Any:
+        """The validated JSON-mode value; a bad answer becomes the call's error."""
+        output, recorder = self.call.output, self.recorder
+        if output is None or recorder.error is not None:
+            return None
+        try:
+            return output.parse(recorder.text, recorder.structured,
+                                finish_reason=recorder.record.finish_reason,
+                                max_tokens=self.call.request.params.max_tokens)
+        except OutputParseError as exc:
+            recorder.error = exc
+            return None
 
 
 def stream(prompt: str, provider: str | None = None, model: str | None = None,
@@ -220,6 +280,16 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     ``presence_penalty``, ``stop``, ``system``. Every call is recorded (see :func:`history`).
     A failed call raises its :class:`~gemma_magics.errors.GemmaError`, whose
     ``.completion`` keeps any partial text and the record.
+
+    Features: ``json=True`` (any JSON object) or ``schema=`` (a JSON Schema dict or a
+    pydantic model class): the answer is parsed and validated into ``Completion.value``,
+    else :class:`~gemma_magics.errors.OutputParseError`. ``tools=[functions or specs]``:
+    the calls asked for are in ``Completion.tool_calls`` (to run them, see
+    :func:`gemma_magics.tools.run_tools`). ``images=[path, bytes, PIL image, data URL]``.
+    ``raw=True`` sends the prompt exactly as the model's input; ``lora=`` a Workers AI
+    adapter; ``messages=`` a conversation (see :class:`gemma_magics.chat.Chat`);
+    ``cache=True`` serves an identical earlier seeded request from the log ("force": even
+    without a seed).
     """
     call = stream(prompt, provider, model, **kwargs)
     for event in call:

@@ -14,7 +14,9 @@ class Completion:
     """What :func:`gemma_magics.generate` returns and ``%%gemma -o NAME`` stores.
 
     ``text`` is the answer (partial if the call failed or was interrupted), ``record`` the
-    logged record with every setting and metric, ``value`` the parsed object in JSON mode.
+    logged record with every setting and metric, ``value`` the parsed object in JSON mode,
+    ``tool_calls`` the calls the model asked for, ``steps`` the tools run by
+    :func:`gemma_magics.tools.run_tools` (each a ``ToolStep``).
     """
 
     text: str
@@ -22,6 +24,7 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     value: Any = None
     error: Exception | None = None
+    steps: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

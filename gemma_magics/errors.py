@@ -54,6 +54,8 @@ class APIError(GemmaError):
     """
 
     retryable = False
+    #: For statuses without a class of their own, and errors inside an HTTP 200 answer.
+    fix = "the provider reported an error; retry, and check the settings if it persists"
 
     def __init__(
         self,
@@ -140,6 +142,8 @@ class InternalServerError(APIError):
 
 class StreamError(APIError):
     """The stream broke or carried an error after the answer had started."""
+
+    fix = None  # each is raised with advice for its case
 
 
 class APIConnectionError(APIError):

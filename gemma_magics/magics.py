@@ -14,7 +14,8 @@ from .errors import ConfigError, GemmaError, ValidationError
 from .interpolate import interpolate
 from .session import get_session
 
-SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel")
+SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
+CHAT_COMMANDS = ("list", "show", "reset", "save", "load", "replay")
 _PARAM_FLAGS = (
     "max_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty",
     "frequency_penalty", "presence_penalty",
@@ -46,6 +47,7 @@ class GemmaMagics(Magics):
     db_path = Unicode(None, allow_none=True, help="SQLite log path (':memory:' allowed)").tag(
         config=True
     )
+    cache = Bool(False, help="Serve identical seeded requests from the log").tag(config=True)
 
     @observe("default_provider", "default_model", *_PARAM_FLAGS, "system")
     def _defaults_changed(self, change: dict[str, Any]) -> None:
@@ -68,6 +70,12 @@ class GemmaMagics(Magics):
     def _db_changed(self, change: dict[str, Any]) -> None:
         get_session().db_path = change["new"]
 
+    @observe("cache")
+    def _cache_changed(self, change: dict[str, Any]) -> None:
+        from . import cache
+
+        cache.set_default(get_session(), change["new"])
+
     # ------------------------------------------------------------------------------------
     @magic_arguments()
     @argument("command", nargs="*", help="line mode: providers | models [PROVIDER] | history [N]"
@@ -89,6 +97,29 @@ class GemmaMagics(Magics):
     @argument("-f", "--format", choices=("markdown", "text", "code", "json"),
               help="how to render the answer (default markdown)")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
+    @argument("--json", action="store_true",
+              help="answer in JSON: parsed and validated, -o stores the parsed object")
+    @argument("--schema", metavar="NAME",
+              help="answer in JSON matching NAME, a JSON Schema dict or pydantic class")
+    @argument("--tools", metavar="NAME",
+              help="offer tools: NAME holds Python functions and/or JSON tool specs")
+    @argument("--run-tools", action="store_true",
+              help="run the Python tools the model calls, send results back for the answer")
+    @argument("--max-rounds", type=int, default=4,
+              help="most model calls with --run-tools (default 4)")
+    @argument("--image", action="append", metavar="PATH_OR_NAME",
+              help="attach an image: a file path or a variable (bytes, PIL image, data URL);"
+                   " repeatable")
+    @argument("--chat", nargs="?", const="default", metavar="NAME",
+              help="continue the chat NAME (default 'default') with this cell as next turn")
+    @argument("--template", action="store_true",
+              help="show the exact Gemma-format prompt this cell would send; send nothing")
+    @argument("--raw", action="store_true",
+              help="send the cell exactly as the model's prompt, no chat template")
+    @argument("--lora", metavar="NAME",
+              help="Workers AI LoRA adapter (-p cloudflare -m @cf/google/gemma-2b-it-lora)")
+    @argument("--cache", nargs="?", const="on", metavar="on|off|force",
+              help="serve an identical seeded request from the log; force: even unseeded")
     @line_cell_magic
     def gemma(self, line: str, cell: str | None = None):
         """Send the cell to a Gemma model and stream the answer here.
@@ -101,13 +132,36 @@ class GemmaMagics(Magics):
         ``{name}`` in the cell is replaced by that variable's value (``{{`` for a literal
         brace). Every call is recorded: ``gemma_magics.history()``.
 
+        Features (NAME is a notebook variable)::
+
+            %%gemma --json -o data               JSON answer, parsed into `data`
+            %%gemma --schema Person -o p         validated against a JSON Schema dict or a
+                                                 pydantic class (`p` is then an instance)
+            %%gemma --tools my_tools --run-tools offer functions; run the ones called and
+                                                 send the results back (--max-rounds 4)
+            %%gemma --image photo.png --image img   images (file, bytes, PIL, data URL)
+            %%gemma --chat trip                  a conversation kept across cells
+            %%gemma --chat trip --template       the exact Gemma prompt, nothing sent
+            %%gemma --raw                        the cell is the model's exact input
+            %%gemma -p cloudflare -m @cf/google/gemma-2b-it-lora --lora NAME
+            %%gemma --seed 1 --cache             answered from the log when seen before
+                                                 (--cache force: even without a seed)
+
+        With ``--json``/``--schema``, ``-o`` stores the parsed object (the ``Completion``
+        when the answer did not parse). ``%config GemmaMagics.cache = True`` caches by
+        default (``--cache off`` for one cell).
+
         Line mode: ``%gemma providers`` (credentials found?), ``%gemma models [PROVIDER]``,
         ``%gemma history [N]``, ``%gemma reset`` (session defaults back to the models'
-        defaults), ``%gemma config`` (current defaults), ``%gemma panel`` (sliders).
+        defaults), ``%gemma config`` (current defaults), ``%gemma panel`` (sliders),
+        ``%gemma chat list|show [NAME]|reset [NAME]|save NAME [FILE]|load NAME [FILE]``,
+        ``%gemma chat replay NAME -p PROVIDER [-m MODEL]`` (the chat's user turns sent to
+        another provider, kept as NAME@PROVIDER), ``%gemma cache`` (status),
+        ``%gemma cache clear`` (earlier answers no longer served; history keeps them).
         """
         __tracebackhide__ = True
         try:
-            args = parse_argstring(self.gemma, line)
+            args = _unquoted(parse_argstring(self.gemma, line))
         except UsageError as exc:
             raise UsageError(f"{exc} (see %gemma? for the flags)") from None
         if cell is None:
@@ -122,35 +176,122 @@ class GemmaMagics(Magics):
     def _run_cell(self, args: Any, cell: str):
         __tracebackhide__ = True
         from . import api
-        from .display import make_renderer, render_stream
+        from .chat import get_chat
 
         prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
         prompt = prompt.strip("\n")
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%gemma line")
-        params = {name: getattr(args, name) for name in _PARAM_FLAGS}
         try:
-            call = api.stream(
-                prompt,
-                args.provider,
-                args.model,
-                stream=self.stream and not args.no_stream,
-                stop=args.stop,
-                system=args.system,
-                **params,
-            )
+            kwargs = self._call_kwargs(args)
+        except GemmaError as exc:
+            raise _usage(exc) from None
+        chat = get_chat(args.chat) if args.chat else None
+        if args.template:
+            return self._template(prompt, args, chat)
+        fmt = args.format or ("json" if args.json or args.schema else self.format)
+        if args.run_tools:
+            return self._run_tools(prompt, args, chat, fmt, kwargs)
+        try:
+            if chat is not None:
+                call = chat.stream(prompt, args.provider, args.model, **kwargs)
+            else:
+                call = api.stream(prompt, args.provider, args.model, **kwargs)
         except (ValidationError, ConfigError) as exc:
             raise _usage(exc) from None
-        renderer = make_renderer(args.format or self.format)
-        if not call.call.request.stream:
-            renderer.min_interval = float("inf")
+        completion = None
         try:
-            completion = render_stream(call, renderer)
+            completion = self._render(call, fmt, kwargs)
         finally:
-            if args.output and call.completion is not None:
-                self.shell.user_ns[args.output] = call.completion
+            if chat is not None:
+                chat.commit(prompt, call.completion)
+            self._store(args, call.completion)
         if completion is not None and completion.error is not None and self.raise_errors:
             raise completion.error
+
+    def _call_kwargs(self, args: Any) -> dict[str, Any]:
+        """The api.stream() keyword arguments for the cell's flags, names looked up."""
+        from .images import resolve_names, to_data_urls
+
+        if args.tools is None and args.run_tools:
+            raise ValidationError("--run-tools needs --tools NAME",
+                                  fix="name a variable holding the tool functions")
+        kwargs: dict[str, Any] = {name: getattr(args, name) for name in _PARAM_FLAGS}
+        kwargs.update(
+            stream=self.stream and not args.no_stream, stop=args.stop, system=args.system,
+            json=args.json, schema=self._variable(args.schema, "--schema"),
+            tools=self._variable(args.tools, "--tools"), raw=args.raw, lora=args.lora,
+            cache=args.cache,
+            images=to_data_urls(resolve_names(args.image or [], self.shell.user_ns)) or None,
+        )
+        return kwargs
+
+    def _variable(self, name: str | None, flag: str) -> Any:
+        if name is None:
+            return None
+        if name not in self.shell.user_ns:
+            raise ValidationError(f"{flag} {name}: no variable named {name!r} in the notebook",
+                                  fix=f"define {name} in a cell first")
+        return self.shell.user_ns[name]
+
+    def _render(self, call: Any, fmt: str, kwargs: dict[str, Any]):
+        """Show thumbnails, then stream the call into the cell; returns the Completion."""
+        from .display import make_renderer, render_stream
+        from .images import show_thumbnails
+        from .structured import ValueRenderer
+
+        show_thumbnails(call.call.request.images)
+        renderer = make_renderer(fmt)
+        if not call.call.request.stream:
+            renderer.min_interval = float("inf")
+        if call.call.output is not None:
+            renderer = ValueRenderer(renderer, call.call.output)
+        return render_stream(call, renderer)
+
+    def _store(self, args: Any, completion: Any) -> None:
+        """``-o NAME``: the Completion, or in JSON mode the parsed object when it parsed."""
+        if not args.output or completion is None:
+            return
+        structured = (args.json or args.schema) and completion.error is None
+        self.shell.user_ns[args.output] = completion.value if structured else completion
+
+    def _run_tools(self, prompt: str, args: Any, chat: Any, fmt: str, kwargs: dict[str, Any]):
+        __tracebackhide__ = True
+        from .tools import ToolLoopError, run_tools, show_steps
+
+        system = kwargs.pop("system")
+        extra = {"messages": chat.messages_with(prompt), "chat": True} if chat else {}
+        if chat is not None:
+            chat.system = system if system is not None else chat.system
+            system = chat.system
+        try:
+            completion = run_tools(
+                prompt, args.provider, args.model, tools=kwargs.pop("tools"),
+                max_rounds=args.max_rounds, consume=lambda c: self._render(c, fmt, kwargs),
+                on_steps=show_steps, system=system, **extra, **kwargs)
+        except (ValidationError, ConfigError) as exc:
+            raise _usage(exc) from None
+        if chat is not None:
+            chat.commit(prompt, completion)
+        self._store(args, completion)
+        if completion is not None and isinstance(completion.error, ToolLoopError):
+            _error_line(str(completion.error))
+        if completion is not None and completion.error is not None and self.raise_errors:
+            raise completion.error
+
+    def _template(self, prompt: str, args: Any, chat: Any):
+        """``--template``: the exact prompt, shown and (with -o) stored; nothing is sent."""
+        from .providers.base import gemma_template
+
+        if args.raw:
+            text = prompt
+        elif chat is not None:
+            text = chat.template(prompt, args.system)
+        else:
+            text = gemma_template([{"role": "user", "content": prompt}], args.system)
+        if args.output:
+            self.shell.user_ns[args.output] = text
+        _show_text(text)
 
     # ------------------------------------------------------------------------------------
     def _line_command(self, args: Any):
@@ -182,6 +323,10 @@ class GemmaMagics(Magics):
                 from .widgets import panel
 
                 return panel()
+            elif command == "chat":
+                return self._chat_command(rest, args)
+            elif command == "cache":
+                return self._cache_command(rest)
             else:
                 raise UsageError(
                     f"unknown %gemma command {command!r}; choose one of: {', '.join(SUBCOMMANDS)}"
@@ -204,3 +349,123 @@ class GemmaMagics(Magics):
         columns = ["timestamp", "provider", "model", "prompt", "response", "completion_tokens",
                    "ttft_s", "tokens_per_s", "cost_usd", "status"]
         return frame[columns].tail(count)
+
+    def _chat_command(self, rest: list[str], args: Any):
+        from . import chat as chats
+
+        action, *names = rest or ["list"]
+        if action not in CHAT_COMMANDS:
+            raise UsageError(f"unknown %gemma chat command {action!r}; choose one of: "
+                             + ", ".join(CHAT_COMMANDS))
+        name = names[0] if names else chats.DEFAULT_NAME
+        table = chats.chats()
+        if action == "list":
+            if not table:
+                print("no chats yet: start one with %%gemma --chat NAME")
+            for chat in table.values():
+                print(f"{chat.name}: {chat.user_turns} turns"
+                      + (f", system {chat.system!r}" if chat.system else ""))
+        elif action in ("show", "reset", "replay", "save") and name not in table:
+            raise UsageError(f"no chat named {name!r} (see %gemma chat list)")
+        elif action == "show":
+            _show_markdown(table[name].to_markdown())
+        elif action == "reset":
+            table[name].reset()
+            print(f"chat {name!r} reset: the next --chat {name} cell starts afresh")
+        elif action == "save":
+            path = table[name].save(chats.file_for(name, names[1] if len(names) > 1 else None)[1])
+            print(f"chat {name!r} saved to {path}")
+        elif action == "load":
+            name, path = chats.file_for(name, names[1] if len(names) > 1 else None)
+            table[name] = chats.Chat.load(path, name)
+            print(f"chat {name!r} loaded from {path}: {table[name].user_turns} turns")
+        elif action == "replay":
+            return self._replay(table[name], args)
+        return None
+
+    def _replay(self, chat: Any, args: Any):
+        from . import chat as chats
+
+        if not args.provider:
+            raise UsageError("%gemma chat replay NAME needs -p PROVIDER (and maybe -m MODEL)")
+        params = {n: getattr(args, n) for n in _PARAM_FLAGS}
+        fmt = args.format or self.format
+
+        def consume(call: Any) -> Any:
+            _show_markdown(f"**user:** {call.call.request.prompt}")
+            return self._render(call, fmt, {})
+
+        new = chats.replay(chat, args.provider, args.model, consume=consume,
+                           stream=self.stream and not args.no_stream, stop=args.stop, **params)
+        print(f"replayed {new.user_turns} turns into chat {new.name!r} "
+              f"(%gemma chat show {new.name})")
+        return None
+
+    def _cache_command(self, rest: list[str]):
+        from . import cache
+
+        session = get_session()
+        if rest and rest[0] == "clear":
+            cache.clear(session.log)
+            print("cache cleared: earlier answers will not be served again "
+                  "(they stay in the history)")
+        elif rest:
+            raise UsageError(f"unknown %gemma cache command {rest[0]!r}; use: %gemma cache clear")
+        else:
+            cleared = cache.cleared_at(session.log)
+            print(f"cache {cache.default_mode(session)} by default"
+                  + (f"; cleared {cleared[:19]}Z" if cleared else "")
+                  + " (turn on: %config GemmaMagics.cache = True or --cache)")
+
+
+def _unquote(value: Any) -> Any:
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    return value
+
+
+def _unquoted(args: Any) -> Any:
+    """IPython splits magic lines keeping quotes (``--system "Be brief."``): drop them."""
+    for name, value in vars(args).items():
+        setattr(args, name, _unquote(value))
+    return args
+
+
+def _show_text(text: str) -> None:
+    from .display import in_notebook
+
+    if in_notebook():
+        from IPython.display import display
+
+        fence = "````" if "```" in text else "```"
+        display({"text/markdown": f"{fence}text\n{text}\n{fence}", "text/plain": text},
+                raw=True)
+    else:
+        print(text)
+
+
+def _show_markdown(text: str) -> None:
+    from .display import in_notebook
+
+    if in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    else:
+        print(text)
+
+
+def _error_line(text: str) -> None:
+    from .display import in_notebook
+
+    if in_notebook():
+        import html
+
+        from IPython.display import display
+
+        display({"text/html": f'<div style="color:#c00;font-size:0.85em">{html.escape(text)}'
+                              "</div>", "text/plain": text}, raw=True)
+    else:
+        print(f"Error: {text}")

@@ -50,6 +50,7 @@ class Recorder:
         self.first_text_at: float | None = None
         self.end: float | None = None
         self._sent = False
+        self._quick = False  # estimate token counts rather than wait for the tokenizer
 
     @property
     def text(self) -> str:
@@ -100,6 +101,8 @@ class Recorder:
         rec.latency_s = self.end - self.start
         if self.first_text_at is not None:
             rec.ttft_s = self.first_text_at - self.start
+        # Ctrl-C means "stop now": no second-long tokenizer load for an interrupted call
+        self._quick = interrupted and not tokens.loaded()
         self._fill_usage()
         completion = rec.completion_tokens
         if completion and rec.latency_s and rec.latency_s > 0:
@@ -130,20 +133,26 @@ class Recorder:
             )
             rec.usage_source = usage.source
             if rec.prompt_tokens is None:
-                rec.prompt_tokens, _ = tokens.count(self._counted_prompt, add_bos=True)
+                rec.prompt_tokens, _ = self._count(self._counted_prompt, add_bos=True)
             return
         if not rec.response and self.error is not None and usage is None:
-            rec.prompt_tokens, rec.usage_source = tokens.count(self._counted_prompt, add_bos=True)
+            rec.prompt_tokens, rec.usage_source = self._count(self._counted_prompt, add_bos=True)
             rec.completion_tokens = 0
             rec.total_tokens = rec.prompt_tokens
             return
-        prompt_n, source = tokens.count(self._counted_prompt, add_bos=True)
-        completion_n, _ = tokens.count(rec.response)
+        prompt_n, source = self._count(self._counted_prompt, add_bos=True)
+        completion_n, _ = self._count(rec.response)
         if usage is not None and usage.prompt_tokens:
             prompt_n = usage.prompt_tokens  # the provider's prompt count is still right
         rec.prompt_tokens, rec.completion_tokens = prompt_n, completion_n
         rec.total_tokens = prompt_n + completion_n
         rec.usage_source = source
+
+
+    def _count(self, text: str, *, add_bos: bool = False) -> tuple[int, str]:
+        if self._quick:
+            return tokens.estimate(text) + (1 if add_bos and text else 0), "estimated"
+        return tokens.count(text, add_bos=add_bos)
 
 
 def error_of(exc: BaseException) -> GemmaError:

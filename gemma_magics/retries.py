@@ -22,6 +22,7 @@ from .events import Retrying
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 8.0
+BACKOFF_JITTER_S = 0.5
 RETRY_AFTER_LIMIT_S = 60.0  # a longer Retry-After is ignored in favour of backoff, as the SDKs
 
 
@@ -30,7 +31,7 @@ class wait_retry_after(tenacity.wait.wait_base):  # noqa: N801 (tenacity's namin
 
     def __init__(self) -> None:
         self.backoff = tenacity.wait_exponential_jitter(
-            multiplier=BACKOFF_START_S, max=BACKOFF_MAX_S, jitter=0.5
+            multiplier=BACKOFF_START_S, max=BACKOFF_MAX_S, jitter=BACKOFF_JITTER_S
         )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:

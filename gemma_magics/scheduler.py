@@ -73,7 +73,7 @@ class ProviderLimiter:
         """A 429 arrived: halve the limit and pause new starts."""
         self.rate_limited += 1
         self.limit = max(1, min(self.limit, max(self.active, 1)) // 2)
-        if retry_after is None or retry_after <= 0:
+        if retry_after is None or retry_after < 0:  # none given; "0" is the server's word
             retry_after = self._backoff
             self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
         self.paused_until = max(self.paused_until, time.monotonic() + retry_after)

@@ -34,6 +34,11 @@ def _vocab():
     return vocab
 
 
+def loaded() -> bool:
+    """Whether the tokenizer is already in memory (loading it takes about a second)."""
+    return _vocab.cache_info().currsize > 0
+
+
 def count(text: str, *, add_bos: bool = False) -> tuple[int, Literal["counted", "estimated"]]:
     """Number of Gemma tokens in ``text`` and how that number was obtained.
 

@@ -139,9 +139,10 @@ async def aclose_client() -> None:
 
 atexit.register(close_clients)
 
-#: An open answer: the response, and its SSE events (None for a whole JSON answer).
-Opened = tuple[httpx.Response, "Iterator[ServerSentEvent] | None"]
-AsyncOpened = tuple[httpx.Response, "AsyncIterator[ServerSentEvent] | None"]
+#: An open answer: the response, and either its SSE events or, for a whole (non-streamed)
+#: answer, the events it was already read into.
+Opened = tuple[httpx.Response, "Iterator[ServerSentEvent] | list[Event]"]
+AsyncOpened = tuple[httpx.Response, "AsyncIterator[ServerSentEvent] | list[Event]"]
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -172,8 +173,8 @@ class Transport:
         """Send ``call`` (retrying as allowed) and yield the answer's events."""
         response, frames = yield from self._open(call)
         try:
-            if frames is None:
-                yield from self._whole(response.text)
+            if isinstance(frames, list):  # a whole answer, already read and checked
+                yield from frames
                 return
             parser = self.wire.stream_parser()
             try:
@@ -204,8 +205,8 @@ class Transport:
         return opened
 
     def _attempt(self, client: httpx.Client, call: HttpCall) -> Opened:
-        """One try, up to the first stream event: everything that fails in here is
-        before any answer was used, so it may be retried."""
+        """One try, up to the first stream event (or the whole answer, read and checked):
+        everything that fails in here is before any answer was used, so it may be retried."""
         try:
             response = client.send(self._request(client, call), stream=True)
         except httpx.HTTPError as exc:
@@ -215,8 +216,8 @@ class Transport:
                 body = _scrubbed(_body_text(response.read()), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
-                response.read()
-                return response, None
+                whole = self._whole(response.read(), call)
+                return response, (iter(whole) if _are_frames(whole) else whole)
             frames = EventSource(response).iter_sse()
             first = next(frames, None)
             if first is None:
@@ -247,8 +248,8 @@ class Transport:
                 opened = await self._aattempt(client, call)
         response, frames = opened
         try:
-            if frames is None:
-                for event in self._whole(response.text):
+            if isinstance(frames, list):  # a whole answer, already read and checked
+                for event in frames:
                     yield event
                 return
             parser = self.wire.stream_parser()
@@ -265,7 +266,7 @@ class Transport:
             for event in self._ended(parser):
                 yield event
         finally:
-            if frames is not None:
+            if not isinstance(frames, list):
                 await frames.aclose()
             await response.aclose()
 
@@ -279,8 +280,8 @@ class Transport:
                 body = _scrubbed(_body_text(await response.aread()), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
-                await response.aread()
-                return response, None
+                whole = self._whole(await response.aread(), call)
+                return response, (_replay(whole) if _are_frames(whole) else whole)
             frames = EventSource(response).aiter_sse()
             try:
                 first = await frames.__anext__()
@@ -295,13 +296,26 @@ class Transport:
             raise
 
     # shared --------------------------------------------------------------------------------
-    def _whole(self, text: str) -> list[Event]:
+    def _whole(self, raw: bytes, call: HttpCall) -> list[Event] | list[ServerSentEvent]:
+        """A whole answer's events; its errors (HTTP 200 with ``success: false``) raise here,
+        inside the attempt, so a retryable one is retried like an error status.
+
+        A stream under the wrong Content-Type (a proxy relabelled it) comes back as its SSE
+        events, for the stream parser."""
+        text = _body_text(raw)
         if not text.strip():
-            raise StreamError(
+            raise APIConnectionError(
                 "the provider sent an empty answer", provider=self.provider, status=200,
                 fix="retry; if it persists the service is misbehaving",
             )
-        return self.wire.answer(load_json(text, "answer", self.provider))
+        if call.stream and _looks_like_sse(text):
+            relabelled = httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                        content=raw)
+            frames = list(EventSource(relabelled).iter_sse())
+            if not frames:
+                raise self._empty_stream()
+            return frames
+        return self.wire.answer(load_json(_scrubbed(text, call), "answer", self.provider))
 
     def _ended(self, parser: StreamParser) -> list[Event]:
         if not parser.finished:
@@ -330,7 +344,8 @@ class Transport:
     def _unreachable(self, exc: httpx.HTTPError, call: HttpCall, answered: bool = False
                      ) -> APIError:
         """A failure before any answer was used; ``answered``: after the status line."""
-        host = httpx.URL(call.url).host or call.url
+        url = httpx.URL(call.url)
+        host = (f"{url.host}:{url.port}" if url.port else url.host) or call.url
         if isinstance(exc, httpx.TimeoutException):
             which = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             limit = self.settings.connect_timeout if which == "connect" else self.settings.read_timeout
@@ -338,7 +353,7 @@ class Transport:
                 f"no answer from {host} within the {which} timeout of {limit:g} s",
                 provider=self.provider,
             )
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = _reason(exc)
         if answered:
             return APIConnectionError(f"the connection to {host} broke before any answer: "
                                       f"{reason}", provider=self.provider)
@@ -354,8 +369,38 @@ async def _prepend(first: ServerSentEvent, rest: AsyncIterator[ServerSentEvent])
         await rest.aclose()
 
 
+async def _replay(frames: list[ServerSentEvent]):
+    for sse in frames:
+        yield sse
+
+
+def _are_frames(whole: list[Any]) -> bool:
+    return bool(whole) and isinstance(whole[0], ServerSentEvent)
+
+
 def _is_sse(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
+
+
+def _looks_like_sse(text: str) -> bool:
+    """Whether a body is an SSE stream whatever its Content-Type said (JSON never starts
+    with an SSE field or comment)."""
+    head = text.lstrip()[:6]
+    return head.startswith(("data:", "event:", ":", "id:"))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in the OS's words: the async stack says only "All connection
+    attempts failed" and keeps "Connection refused" further down its exception chain."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            words = os.strerror(seen.errno) if seen.errno > 0 else seen.strerror
+            return f"[Errno {seen.errno}] {words}"
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _body_text(raw: bytes) -> str:

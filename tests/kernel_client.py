@@ -56,7 +56,11 @@ class Kernel:
                 on_message(msg)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
-        run.reply = self.kc.get_shell_msg(timeout=timeout)
+        while True:  # skip replies to earlier requests (e.g. the start-up kernel_info)
+            reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        run.reply = reply
         return run
 
     def interrupt(self) -> None:

@@ -228,8 +228,8 @@ def test_cut_stream_is_an_error_not_a_short_answer(hosted, emu):
 
 def test_empty_and_non_json_answers(hosted, emu, monkeypatch):
     monkeypatch.setenv("GEMMA_MAGICS_MAX_RETRIES", "0")
-    emu.inject(Fault(empty_body=True))
-    with pytest.raises(errors.StreamError, match="empty answer"):
+    emu.inject(Fault(empty_body=True))  # no answer at all: retryable, like a dropped one
+    with pytest.raises(errors.APIConnectionError, match="empty answer"):
         gm.generate("Hi", "openai", session=hosted, stream=False)
     emu.inject(Fault(body="<html><title>Oops</title></html>", content_type="text/html"))
     with pytest.raises(errors.StreamError, match="unreadable answer: Oops"):

@@ -11,6 +11,7 @@ from . import control, routes
 from .faults import Fault
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
 from .formats.openai import models_list
+from .formats.shapes import tool_rounds
 from .recording import RecordedRequest, redact_headers
 from .server import Exchange
 from .settings import Settings
@@ -49,15 +50,15 @@ def authorized(ex: Exchange, api_key: str | None) -> bool:
 
 def plan(req: ChatRequest, settings: Settings) -> routes.Outcome:
     """Decide what the answer is: tool calls, a JSON object, or generated text."""
-    if req.tools and settings.tool_calls:
+    if req.tools and settings.tool_calls and tool_rounds(req.messages) < settings.tool_rounds:
         return routes.Outcome(Generation([]), tool_calls=settings.tool_calls)
     if req.json_mode:
         obj = settings.json_response
         if obj is None:
             obj = schema_instance(req.json_schema,
                                   scripted_tokens(settings.text, settings.answer_tokens))
-        return routes.Outcome(Generation(split_tokens(json.dumps(obj))), json_obj=obj,
-                              is_json=True)
+        text = obj if isinstance(obj, str) else json.dumps(obj)
+        return routes.Outcome(Generation(split_tokens(text)), json_obj=obj, is_json=True)
     if settings.text_source == "local":
         from .local import local_generation
 

@@ -6,6 +6,7 @@
 | ``/client/v4/accounts/{account}/ai/v1/chat/completions`` | Cloudflare OpenAI-compatible |
 | ``/api/v1`` | Dataoorts |
 | any path ending in ``/chat/completions`` | OpenAI-compatible (error style per path) |
+| any other path ending in ``/completions`` | OpenAI legacy text completions (raw prompt) |
 | any path ending in ``/models`` (GET) | model list |
 """
 
@@ -115,6 +116,22 @@ class OpenAICompatible:
         return error_styles.error_frame(self.style, message or "Internal server error", code)
 
 
+class OpenAICompletions(OpenAICompatible):
+    """``.../completions`` (legacy text completions): a raw prompt, ``choices[].text``."""
+
+    name = "openai-completions"
+
+    def parse(self, body: Any, settings: Settings) -> ChatRequest:
+        return openai.parse_completions(body)
+
+    def answer(self, req: ChatRequest, outcome: Outcome, text: str, n_tokens: int,
+               finish_reason: str) -> Any:
+        return openai.text_completion(req, text, n_tokens, finish_reason)
+
+    def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
+        return openai.text_chunks(req, outcome.gen, self.usage_mode(req))
+
+
 class CloudflareOpenAI(OpenAICompatible):
     """Cloudflare ``/ai/v1/chat/completions``: usage on every chunk, Cloudflare errors."""
 
@@ -164,4 +181,6 @@ def match(method: str, path: str, settings: Settings) -> Route | None:
         return Dataoorts(path)
     if path.rstrip("/").endswith("/chat/completions"):
         return OpenAICompatible(path, settings.style_for(path))
+    if path.rstrip("/").endswith("/completions"):
+        return OpenAICompletions(path, settings.style_for(path))
     return None

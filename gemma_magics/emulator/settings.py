@@ -37,7 +37,10 @@ class Settings:
     text_source: "scripted" or "local" (the real Gemma 3 270M through llama_cpp).
     tool_calls: scripted tool calls ``[{"name": ..., "arguments": {...}}]`` returned when the
       request carries ``tools``; None means answer with text even if tools are offered.
-    json_response: object returned in JSON mode; None builds one from the request's schema.
+    tool_rounds: how many times the tool calls are asked for in one conversation: once the
+      conversation carries that many rounds of tool results, the answer is text.
+    json_response: object returned in JSON mode; None builds one from the request's schema;
+      a str is sent as the raw answer text (e.g. malformed JSON, to test a client's parser).
     first_byte_latency / per_token_latency: seconds before the status line / between frames.
     error_style: error body shape on OpenAI-compatible routes (see ``ERROR_STYLES``).
     error_styles: ``{path substring: style}`` overrides, first match wins.
@@ -55,6 +58,7 @@ class Settings:
     answer_tokens: int = 64
     text_source: str = "scripted"
     tool_calls: list[dict[str, Any]] | None = None
+    tool_rounds: int = 1
     json_response: Any = None
     first_byte_latency: float = 0.0
     per_token_latency: float = 0.0

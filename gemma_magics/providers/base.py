@@ -37,6 +37,8 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     #: Images as data URLs, attached to the last user message.
     images: list[str] = field(default_factory=list)
+    #: A chat session's turn: use the chat template even for a single message.
+    chat: bool = False
 
     def __post_init__(self) -> None:
         if not self.messages:

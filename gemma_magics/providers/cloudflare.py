@@ -96,9 +96,32 @@ def workers_input(request: Request) -> dict[str, Any]:
         prompt = request.prompt if plain else gemma_template(request.messages,
                                                              request.params.system)
         return {"prompt": prompt, "raw": True}
-    if plain and not request.images:
+    if plain and not request.images and not request.chat:
         return {"prompt": request.prompt}
-    return {"messages": chat_messages(request, system_role=model.supports("system"))}
+    return {"messages": workers_messages(
+        chat_messages(request, system_role=model.supports("system")))}
+
+
+def workers_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool-call turns as Workers AI takes them: message content is always a string, so the
+    assistant's calls are written as JSON text (``[{"name", "arguments"}]``), and each
+    result is a ``tool`` message naming its tool (``tool_call_id`` kept for models that
+    want it)."""
+    out = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            calls = [{"name": c["name"], "arguments": c.get("arguments") or {}}
+                     for c in m["tool_calls"]]
+            text = "\n".join(filter(None, [m.get("content"),
+                                           json.dumps(calls, ensure_ascii=False)]))
+            out.append({"role": "assistant", "content": text})
+        elif m.get("role") == "tool":
+            out.append({"role": "tool", "name": m.get("name", ""),
+                        "tool_call_id": m.get("tool_call_id"),
+                        "content": str(m.get("content", ""))})
+        else:
+            out.append(m)
+    return out
 
 
 def workers_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class DataoortsProvider(HttpProvider):
     client_side_stop = True  # no stop parameter is documented
 
     def make_wire(self) -> DataoortsWire:
-        return DataoortsWire(self.name, "cloudflare")
+        return DataoortsWire(self.name, "dataoorts")  # Cloudflare's envelope and codes
 
 
 class DataoortsWire(WireFormat):

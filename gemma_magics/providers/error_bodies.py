@@ -110,9 +110,10 @@ def api_error(
     code_int = _as_int(code)
     cls: type[APIError]
     fix = None
-    if style == "cloudflare" and code_int in CLOUDFLARE_CODES:
+    if style in ("cloudflare", "dataoorts") and code_int in CLOUDFLARE_CODES:
         cls = CLOUDFLARE_CODES[code_int]
-        fix = CLOUDFLARE_FIXES.get(code_int)
+        # the advice names Workers AI things (account id, plan): Cloudflare's alone
+        fix = CLOUDFLARE_FIXES.get(code_int) if style == "cloudflare" else None
     elif isinstance(code, str) and code.lower() in QUOTA_CODES:
         cls = QuotaExceededError
     else:

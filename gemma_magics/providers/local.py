@@ -55,11 +55,15 @@ class LocalProvider(Provider):
     serial = True
 
     def _check(self, request: Request) -> None:
+        """A second guard (``api.prepare`` refuses these first, naming where they work)."""
         if request.images:
             raise CapabilityError(
                 f"{request.model.id} is text-only and cannot take images",
                 fix="use -p cloudflare, openai, aimlapi, openrouter or google for images",
             )
+        if request.tools:
+            raise CapabilityError(f"{request.model.id} has no tool calls",
+                                  fix="use -p cloudflare or openai for tools")
         if request.lora:
             raise CapabilityError(
                 "LoRA adapters are a Workers AI feature", fix="use -p cloudflare with --lora"
@@ -70,7 +74,8 @@ class LocalProvider(Provider):
         if request.raw:
             return request.prompt
         template = llm.metadata.get("tokenizer.chat_template")
-        chat = len(request.messages) > 1 or (template and not local_model.is_bundled())
+        chat = (len(request.messages) > 1 or request.chat
+                or (template and not local_model.is_bundled()))
         if not chat:  # a pretrained model continues the text
             system = request.params.system
             return f"{system}\n\n{request.prompt}" if system else request.prompt
@@ -118,9 +123,7 @@ class LocalProvider(Provider):
         vocab = llm._model.vocab
         count = 0
         finish = "length"
-        yield Sent()
-        tokens = llm.generate(
-            prompt_tokens,
+        sampling = dict(
             top_k=p.top_k,
             top_p=p.top_p,
             min_p=0.05,
@@ -129,8 +132,15 @@ class LocalProvider(Provider):
             repeat_penalty=p.repetition_penalty,
             frequency_penalty=p.frequency_penalty,
             presence_penalty=p.presence_penalty,
-            grammar=self.grammar(request),
         )
+        grammar = self.grammar(request)
+        yield Sent()
+        if grammar is None:
+            tokens = llm.generate(prompt_tokens, **sampling)
+        else:
+            from .local_grammar import constrained_tokens
+
+            tokens = constrained_tokens(llm, prompt_tokens, grammar, **sampling)
         try:
             for token in tokens:
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
@@ -155,8 +165,11 @@ class LocalProvider(Provider):
         yield Finish(finish)
 
     def grammar(self, request: Request):
-        """A llama.cpp grammar constraining the output (JSON mode); None when not asked."""
-        return None
+        """A llama.cpp grammar constraining the output to JSON (to the request's schema when
+        it has one); None when JSON was not asked for."""
+        from ..structured import llama_grammar
+
+        return llama_grammar(request.response_format)
 
 
 class StopMatcher:

@@ -62,7 +62,7 @@ class OpenAIWire(WireFormat):
             url = f"{base_url}/completions"
         else:
             messages = chat_messages(request, system_role=model.supports("system"))
-            body = {"model": model.id, "messages": messages}
+            body = {"model": model.id, "messages": openai_messages(messages)}
             url = f"{base_url}/chat/completions"
         body.update(sampling(request, self.renames))
         if request.params.stop:
@@ -95,6 +95,26 @@ def openai_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
     if fmt.get("type") == "json_schema" and schema is not None:
         return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
     return {"type": "json_object"}
+
+
+def openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool-call turns in OpenAI's shape: the assistant's ``tool_calls`` with ``type`` and
+    arguments as a JSON string, each result as ``{"role": "tool", "tool_call_id", ...}``."""
+    out = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            calls = [{"id": c.get("id"), "type": "function",
+                      "function": {"name": c["name"],
+                                   "arguments": json.dumps(c.get("arguments") or {})}}
+                     for c in m["tool_calls"]]
+            out.append({"role": "assistant", "content": m.get("content") or None,
+                        "tool_calls": calls})
+        elif m.get("role") == "tool":
+            out.append({"role": "tool", "tool_call_id": m.get("tool_call_id"),
+                        "content": str(m.get("content", ""))})
+        else:
+            out.append(m)
+    return out
 
 
 def openai_tool(spec: Mapping[str, Any]) -> dict[str, Any]:

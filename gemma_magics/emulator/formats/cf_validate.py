@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import shapes
 from .common import WireError
 
 BAD_INPUT = 5006
@@ -106,4 +107,7 @@ def check_workers_body(body: Any, model: str, known: list[str]) -> dict[str, Any
         raise bad_input("In property '/lora', must be string")
     if body.get("tools") is not None and not isinstance(body["tools"], list):
         raise bad_input("In property '/tools', must be array")
+    shapes.check_tools(body.get("tools"), "workers")
+    shapes.check_messages(body.get("messages") or [], "workers")
+    shapes.check_response_format(body, "workers")
     return body

@@ -44,6 +44,8 @@ class ChatRequest:
     json_mode: bool = False
     json_schema: Any = None
     include_usage: bool = False
+    messages: list[Any] = field(default_factory=list)
+    raw: bool = False
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty",
@@ -93,11 +95,13 @@ def gemma_prompt(messages: list[dict[str, Any]]) -> str:
 
 def fill_prompt(req: ChatRequest, prompt: Any, messages: Any, raw: bool = False) -> None:
     """Set ``req.prompt`` and ``req.prompt_words`` from a prompt string or messages."""
+    req.raw = raw
     if isinstance(prompt, str):
         req.prompt = prompt if raw else gemma_prompt([{"role": "user", "content": prompt}])
         req.prompt_words = count_words(prompt)
     else:
         msgs = [m for m in messages or [] if isinstance(m, dict)]
+        req.messages = msgs
         req.prompt = gemma_prompt(msgs)
         req.prompt_words = sum(count_words(content_text(m.get("content"))) for m in msgs)
 

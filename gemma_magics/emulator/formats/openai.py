@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..text import Generation
+from . import shapes
 from .common import (
     DONE,
     SAMPLING_FIELDS,
@@ -38,6 +39,9 @@ def parse(body: Any) -> ChatRequest:
     if max_tokens is not None and (isinstance(max_tokens, bool)
                                    or not isinstance(max_tokens, int) or max_tokens < 1):
         raise WireError(400, "max_tokens must be a positive integer")
+    shapes.check_tools(body.get("tools"), "openai")
+    shapes.check_messages(messages, "openai")
+    shapes.check_response_format(body, "openai")
     json_mode, schema = json_schema_of(body)
     options = body.get("stream_options")
     req = ChatRequest(
@@ -121,3 +125,58 @@ def models_list(models: list[str]) -> dict[str, Any]:
     """``GET /v1/models`` answer."""
     return {"object": "list", "data": [{"id": m, "object": "model", "created": 0,
                                         "owned_by": "gemma_magics-emulator"} for m in models]}
+
+
+# -- the legacy text completions route (``POST .../completions``): raw prompts --------------
+
+
+def parse_completions(body: Any) -> ChatRequest:
+    """``{"model", "prompt": "...", ...}``: the prompt is the model's exact input."""
+    if not isinstance(body, dict):
+        raise WireError(400, "We could not parse the JSON body of your request.")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise WireError(400, "'prompt' is a required property and must be a non-empty string")
+    if "messages" in body:
+        raise WireError(400, "'messages' is not allowed on /completions; use /chat/completions")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is not None and (isinstance(max_tokens, bool)
+                                   or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise WireError(400, "max_tokens must be a positive integer")
+    options = body.get("stream_options")
+    req = ChatRequest(
+        model=str(body.get("model") or ""), stream=body.get("stream") is True,
+        max_tokens=max_tokens,
+        sampling={k: body[k] for k in SAMPLING_FIELDS if body.get(k) is not None},
+        include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+    )
+    fill_prompt(req, prompt, None, raw=True)
+    return req
+
+
+def text_completion(req: ChatRequest, text: str, n_tokens: int,
+                    finish_reason: str) -> dict[str, Any]:
+    """A non-streamed ``text_completion`` object."""
+    cid, created = _ids(req.model)
+    return {"id": cid.replace("chatcmpl", "cmpl"), "object": "text_completion",
+            "created": created, "model": req.model,
+            "choices": [{"index": 0, "text": text, "logprobs": None,
+                         "finish_reason": finish_reason}],
+            "usage": usage(req.prompt_words, n_tokens)}
+
+
+def text_chunks(req: ChatRequest, gen: Generation, usage_mode: str) -> Iterator[Frame]:
+    """``text_completion`` chunks: ``choices[0].text`` per token, a finish chunk, usage."""
+    cid, created = _ids(req.model)
+    base = {"id": cid.replace("chatcmpl", "cmpl"), "object": "text_completion",
+            "created": created, "model": req.model}
+    n = 0
+    for token in gen:
+        n += 1
+        yield "token", sse({**base, "choices": [{"index": 0, "text": token,
+                                                  "finish_reason": None}]})
+    yield "tail", sse({**base, "choices": [{"index": 0, "text": "",
+                                            "finish_reason": gen.finish_reason}]})
+    if usage_mode == "last":
+        yield "tail", sse({**base, "choices": [], "usage": usage(req.prompt_words, n)})
+    yield "done", DONE

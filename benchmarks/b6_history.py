@@ -1,0 +1,174 @@
+"""B6: the history log. Append 100,000 records to the SQLite log, then ``history()`` them
+into a DataFrame.
+
+Append goes through the real per-call path, ``RecordLog.append`` (one autocommitted
+``INSERT`` per record, WAL, ``synchronous=NORMAL``), on a file on disk, one record at a time,
+as ``stream()`` does after every call. The records are realistic (a prompt of ~100
+characters, an answer of ~600, every setting and metric filled) and built before the clock
+starts. The baseline for append is the bare ``sqlite3`` floor of the same design: the same
+row tuples inserted one autocommitted ``execute`` at a time into the same table with the
+same pragmas. ``RecordLog.append_many`` (one transaction) is reported beside it.
+
+Load is ``gemma_magics.history(session)`` on a fresh session (opening the file included),
+median of three; its baseline is ``pandas.read_sql_query`` of the same table with no dtype
+work.
+
+Targets: append <= 0.2 ms per record amortised; load <= 1 s.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import sys
+import time
+
+from .common import result, scratch, spread
+
+APPEND_TARGET_MS = 0.2
+LOAD_TARGET_S = 1.0
+SIZES = {"full": 100_000, "smoke": 2_000}
+BLOCKS = 10  # the append is timed in blocks, for a spread
+WORDS = ("gradient descent model token answer provider latency sample notebook stream "
+         "gemma record prompt haiku cost metric").split()
+
+
+def make_records(n: int) -> list:
+    from gemma_magics.records import Record
+
+    rnd = random.Random(7)
+    providers = [("local", "gemma-3-270m"), ("cloudflare", "@cf/google/gemma-3-12b-it"),
+                 ("openai", "gemma-3-12b-it"), ("aimlapi", "google/gemma-3-27b-it")]
+    out = []
+    for i in range(n):
+        provider, model = providers[i % len(providers)]
+        prompt = f"#{i} " + " ".join(rnd.choices(WORDS, k=14))
+        response = " ".join(rnd.choices(WORDS, k=85))
+        latency = rnd.uniform(0.3, 6.0)
+        ttft = latency * rnd.uniform(0.05, 0.3)
+        completion = rnd.randint(16, 256)
+        out.append(Record(
+            provider=provider, model=model, prompt=prompt, response=response,
+            max_tokens=256, temperature=round(rnd.uniform(0, 1.5), 2), top_p=0.95, top_k=64,
+            seed=rnd.randint(0, 2**32), repetition_penalty=1.0, frequency_penalty=0.0,
+            presence_penalty=0.0, prompt_tokens=20, completion_tokens=completion,
+            total_tokens=20 + completion, usage_source="provider", ttft_s=ttft,
+            latency_s=latency, tokens_per_s=completion / (latency - ttft),
+            e2e_tokens_per_s=completion / latency, cost_usd=completion * 0.56e-6,
+            finish_reason="length", variant=f"temperature={i % 3}", request_key=f"{i:032x}",
+        ))
+    return out
+
+
+def run(size: str = "full") -> list[dict]:
+    n = SIZES[size]
+    with scratch() as tmp:
+        return _measure(n, tmp)
+
+
+def _measure(n: int, tmp) -> list[dict]:
+    import pandas as pd
+
+    import gemma_magics
+    from gemma_magics.config import Config
+    from gemma_magics.records import RecordLog, _sql_row
+    from gemma_magics.session import Session
+
+    t0 = time.perf_counter()
+    records = make_records(n)
+    build_s = time.perf_counter() - t0
+
+    # ours (the per-call path, one record at a time) and the bare-sqlite3 baseline (same
+    # rows, same table and pragmas, one autocommitted INSERT each), block by block, alternating
+    log = RecordLog(tmp / "append.sqlite")
+    insert_sql = log._insert
+    RecordLog(tmp / "floor.sqlite").close()  # same table and pragmas
+    conn = sqlite3.connect(tmp / "floor.sqlite", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    rows = [_sql_row(r) for r in records]
+    block = n // BLOCKS
+
+    def ours_block(b: int) -> float:
+        t = time.perf_counter()
+        for rec in records[b * block:(b + 1) * block]:
+            log.append(rec)
+        return time.perf_counter() - t
+
+    def floor_block(b: int) -> float:
+        t = time.perf_counter()
+        for row in rows[b * block:(b + 1) * block]:
+            conn.execute(insert_sql, row)
+        return time.perf_counter() - t
+
+    per_block, floor_blocks = [], []
+    for b in range(BLOCKS):
+        first, second = (ours_block, floor_block) if b % 2 == 0 else (floor_block, ours_block)
+        times = {first: first(b), second: second(b)}
+        per_block.append(times[ours_block] / block * 1000)
+        floor_blocks.append(times[floor_block] / block * 1000)
+    append_ms = sum(per_block) / BLOCKS
+    floor_ms = sum(floor_blocks) / BLOCKS
+    stored = len(log)
+    log.close()
+    conn.close()
+
+    # append_many: one transaction
+    many = RecordLog(tmp / "many.sqlite")
+    t = time.perf_counter()
+    many.append_many(records)
+    many_ms = (time.perf_counter() - t) / n * 1000
+    many.close()
+
+    # load: history() on a fresh session, opening the file included
+    loads, raw_loads = [], []
+    frame = None
+    for _ in range(3):
+        t = time.perf_counter()
+        session = Session(config=Config(), db_path=tmp / "append.sqlite")
+        frame = gemma_magics.history(session)
+        loads.append(time.perf_counter() - t)
+        session.log.close()
+        conn = sqlite3.connect(tmp / "append.sqlite")
+        t = time.perf_counter()
+        pd.read_sql_query("SELECT * FROM calls ORDER BY timestamp", conn)
+        raw_loads.append(time.perf_counter() - t)
+        conn.close()
+    assert frame is not None and len(frame) == stored == n, (len(frame), stored, n)
+    dtypes_ok = (str(frame["completion_tokens"].dtype) == "Int64"
+                 and str(frame["latency_s"].dtype) == "float64"
+                 and str(frame["timestamp"].dtype).startswith("datetime64"))
+    load_s, raw_s = spread(loads), spread(raw_loads)
+    size_mb = (tmp / "append.sqlite").stat().st_size / 1e6
+    ap_s, fl_s = spread(per_block), spread(floor_blocks)
+    append_notes = (
+        f"{n:,} records ({size_mb:.0f} MB file) via RecordLog.append, one commit each: "
+        f"{append_ms * 1000:.0f} µs/record (blocks of {block:,}: {ap_s['min'] * 1000:.0f}-"
+        f"{ap_s['max'] * 1000:.0f} µs); bare sqlite3 same rows: {floor_ms * 1000:.0f} µs; "
+        f"append_many (one transaction): {many_ms * 1000:.1f} µs/record. Building the "
+        f"Record objects (not timed): {build_s / n * 1e6:.0f} µs each."
+    )
+    load_notes = (
+        f"history() of {n:,} rows on a fresh session: median {load_s['median']:.2f} s "
+        f"(min {load_s['min']:.2f}, max {load_s['max']:.2f}); bare read_sql_query "
+        f"{raw_s['median']:.2f} s; the rest is dtype conversion. Typed columns (Int64, "
+        f"float64, datetime64): {dtypes_ok}."
+    )
+    return [
+        result(bench="B6", name=f"history log: append {n:,} records (ms/record)",
+               ours=append_ms, baseline=floor_ms, unit="ms/record", target=APPEND_TARGET_MS,
+               target_text="≤ 0.2 ms/record", measured=append_ms,
+               passed=append_ms <= APPEND_TARGET_MS, ours_spread=ap_s, baseline_spread=fl_s,
+               notes=append_notes,
+               details={"append_many_ms": many_ms, "file_mb": size_mb}),
+        result(bench="B6", name=f"history(): {n:,} rows to DataFrame (s)",
+               ours=load_s["median"], baseline=raw_s["median"], unit="s",
+               target=LOAD_TARGET_S, target_text="≤ 1 s", measured=load_s["median"],
+               passed=load_s["median"] <= LOAD_TARGET_S and dtypes_ok, ours_spread=load_s,
+               baseline_spread=raw_s, notes=load_notes, details={"dtypes_ok": dtypes_ok}),
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1] if len(sys.argv) > 1 else "full"), indent=2))
