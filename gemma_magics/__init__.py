@@ -2,8 +2,8 @@
 
 ``%load_ext gemma_magics`` registers ``%%gemma``, ``%gemma`` and ``%%gemma_compare``.
 From Python: :func:`generate`, :func:`stream`, :func:`history`, :func:`compare`,
-:func:`panel`. Importing this package is light: pandas, ipywidgets and llama.cpp load only
-when a feature needs them.
+:func:`panel`, :class:`Chat`, :func:`replay`, :func:`run_tools`. Importing this package is
+light: pandas, ipywidgets and llama.cpp load only when a feature needs them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ _LAZY = {
     "plot": "views",
     "panel": "widgets",
     "Emulator": "emulator",
+    "Chat": "chat",
+    "replay": "chat",
+    "run_tools": "tools",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

@@ -134,7 +134,7 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
     for metric in METRICS:
         medians = [ok.loc[ok["_variant"] == v, metric].median() for v in variants]
         key = ("median", LABELS[metric])
-        rows[key] = [float(m) if m is not None else math.nan for m in medians]
+        rows[key] = [_float(m) for m in medians]  # NA: a variant with no successful run
         metric_rows.append((key, metric))
 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
@@ -212,8 +212,16 @@ def _formatter(metric: str):
     return fmt
 
 
+def _float(value: Any) -> float:
+    """A number, or NaN for None, ``pd.NA`` and other missing values."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _best(row: pd.Series, higher: bool) -> list[str]:
-    values = [float(v) if v is not None else math.nan for v in row]
+    values = [_float(v) for v in row]
     finite = [v for v in values if not math.isnan(v)]
     if len(finite) < 2 or min(finite) == max(finite):
         return [""] * len(values)

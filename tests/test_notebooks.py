@@ -198,7 +198,12 @@ def check_panel(nb) -> None:
         "application/vnd.jupyter.widget-state+json", {}).get("state", {})
     sliders = [m for m in state.values() if m.get("model_name") in ("FloatSliderModel",
                                                                      "IntSliderModel")]
-    assert sliders or not state, "the panel has no sliders"
+    assert len(sliders) >= 5, "the panel should have a slider per sampling setting"
+    cells = by_id(nb)
+    used = outputs_text(cells["pan-12"])
+    assert re.search(r"max_tokens\s+48", used) and re.search(r"seed\s+7", used), used
+    assert "tokens, ok" in outputs_text(cells["pan-16"]), "Run from code produced no answer"
+    assert "top_k 1–50" in outputs_text(cells["pan-18"]), "ranges did not follow the model"
 
 
 def check_structured(nb) -> None:

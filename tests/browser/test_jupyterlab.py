@@ -332,7 +332,7 @@ def growing(values: list[str]) -> list[str]:
 # -- the tests ------------------------------------------------------------------------------
 
 
-def test_quickstart_streams_into_the_output_area(lab, page):
+def test_quickstart_streams_into_the_output_area(page, lab):  # browser first: a skip costs nothing
     nb = Notebook(page, lab, "quickstart.ipynb")
     nb.run_until("qs-04")
     index = nb.start()  # %%gemma --max-tokens 64 ...: loads the model, then streams
@@ -373,7 +373,7 @@ def test_quickstart_streams_into_the_output_area(lab, page):
     shoot(page, "quickstart-page.png")
 
 
-def test_panel_renders_widgets_and_run_streams(lab, page):
+def test_panel_renders_widgets_and_run_streams(page, lab):  # browser first: a skip costs nothing
     nb = Notebook(page, lab, "parameter_panel.ipynb")
     nb.run_until("pan-07")  # load, emulator, build and show the panel
     panel = nb.cell("pan-06").locator(".jupyter-widgets.widget-vbox").first  # the whole panel
@@ -434,7 +434,7 @@ def grid_fits(grid) -> dict:
     return fit
 
 
-def test_comparison_grid_streams_and_fits(lab, page):
+def test_comparison_grid_streams_and_fits(page, lab):  # browser first: a skip costs nothing
     nb = Notebook(page, lab, "compare_providers.ipynb")
     nb.run_until("cmp-09")
     index = nb.start()  # %%gemma_compare over 4 providers, 2 runs each
@@ -472,4 +472,4 @@ def test_comparison_grid_streams_and_fits(lab, page):
     settings_grid = nb.cell("cmp-21").locator(".gmc-grid").first
     assert "8/8 done" in nb.cell("cmp-21").locator(".gmc-top").first.inner_text()
     grid_fits(settings_grid)
-    shoot(settings_grid, "compare-settings-grid.png")
+    shoot(settings_grid, "compare-settings-grid.png", "compare-settings-grid.png")
