@@ -84,6 +84,7 @@ def prepare(
     from .tools import specs
 
     session = session or get_session()
+    session.log  # noqa: B018 (opened now: an unusable log stops the call before it is sent)
     catalog = session.config.catalog
     name = provider or session.default_provider()
     info = catalog.provider(name)

@@ -79,7 +79,7 @@ class CompareMagics(Magics):
 
         try:
             args = parse_argstring(self.gemma_compare, line)
-        except UsageError as exc:
+        except (UsageError, ValueError) as exc:  # ValueError: an unclosed quote
             raise UsageError(f"{exc} (see %%gemma_compare? for the flags)") from None
         prompts = self._prompts(args, cell)
         settings: dict[str, Any] = {}

@@ -71,7 +71,25 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", fix="fix or remove that line") from None
+        reason, line, column = _toml_position(str(exc), text)
+        where = f"line {line}" + (f", column {column}" if column else "")
+        raise ConfigError(f"{path}, {where}: invalid TOML: {reason}",
+                          fix="fix or remove that line") from None
+
+
+_TOML_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+
+
+def _toml_position(message: str, text: str) -> tuple[str, int, int | None]:
+    """(reason, line, column) of a TOML error; "at end of document" is the last line
+    that has anything on it."""
+    match = _TOML_AT.search(message)
+    reason = message[: match.start()] if match else message
+    if match and match.group(1):
+        return reason, int(match.group(1)), int(match.group(2))
+    lines = text.splitlines()
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=1)
+    return reason, last, None  # where the unfinished thing is, not the blank lines after it
 
 
 _DOTENV_LINE = re.compile(r"line (\d+)")
@@ -103,7 +121,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
         match = _DOTENV_LINE.search(problems[0])
         line = f" line {match.group(1)}" if match else ""
         raise ConfigError(
-            f"{path}:{line} cannot be parsed", fix="use KEY=value lines, quote values with spaces"
+            f"{path},{line} cannot be parsed", fix="use KEY=value lines, quote values with spaces"
         )
     return {k: v for k, v in values.items() if v is not None}
 

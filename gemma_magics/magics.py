@@ -15,7 +15,6 @@ from .interpolate import interpolate
 from .session import get_session
 
 SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
-CHAT_COMMANDS = ("list", "show", "reset", "save", "load", "replay")
 _PARAM_FLAGS = (
     "max_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty",
     "frequency_penalty", "presence_penalty",
@@ -162,7 +161,7 @@ class GemmaMagics(Magics):
         __tracebackhide__ = True
         try:
             args = _unquoted(parse_argstring(self.gemma, line))
-        except UsageError as exc:
+        except (UsageError, ValueError) as exc:  # ValueError: an unclosed quote
             raise UsageError(f"{exc} (see %gemma? for the flags)") from None
         if cell is None:
             return self._line_command(args)
@@ -201,7 +200,7 @@ class GemmaMagics(Magics):
             raise _usage(exc) from None
         completion = None
         try:
-            completion = self._render(call, fmt, kwargs)
+            completion = self._render(call, fmt)
         finally:
             if chat is not None:
                 chat.commit(prompt, call.completion)
@@ -234,7 +233,7 @@ class GemmaMagics(Magics):
                                   fix=f"define {name} in a cell first")
         return self.shell.user_ns[name]
 
-    def _render(self, call: Any, fmt: str, kwargs: dict[str, Any]):
+    def _render(self, call: Any, fmt: str):
         """Show thumbnails, then stream the call into the cell; returns the Completion."""
         from .display import make_renderer, render_stream
         from .images import show_thumbnails
@@ -267,7 +266,7 @@ class GemmaMagics(Magics):
         try:
             completion = run_tools(
                 prompt, args.provider, args.model, tools=kwargs.pop("tools"),
-                max_rounds=args.max_rounds, consume=lambda c: self._render(c, fmt, kwargs),
+                max_rounds=args.max_rounds, consume=lambda c: self._render(c, fmt),
                 on_steps=show_steps, system=system, **extra, **kwargs)
         except (ValidationError, ConfigError) as exc:
             raise _usage(exc) from None
@@ -275,7 +274,9 @@ class GemmaMagics(Magics):
             chat.commit(prompt, completion)
         self._store(args, completion)
         if completion is not None and isinstance(completion.error, ToolLoopError):
-            _error_line(str(completion.error))
+            from .feature_commands import error_line
+
+            error_line(str(completion.error))
         if completion is not None and completion.error is not None and self.raise_errors:
             raise completion.error
 
@@ -291,7 +292,9 @@ class GemmaMagics(Magics):
             text = gemma_template([{"role": "user", "content": prompt}], args.system)
         if args.output:
             self.shell.user_ns[args.output] = text
-        _show_text(text)
+        from .feature_commands import show_text
+
+        show_text(text)
 
     # ------------------------------------------------------------------------------------
     def _line_command(self, args: Any):
@@ -324,9 +327,13 @@ class GemmaMagics(Magics):
 
                 return panel()
             elif command == "chat":
-                return self._chat_command(rest, args)
+                from .feature_commands import chat_command
+
+                return chat_command(self, rest, args)
             elif command == "cache":
-                return self._cache_command(rest)
+                from .feature_commands import cache_command
+
+                return cache_command(rest)
             else:
                 raise UsageError(
                     f"unknown %gemma command {command!r}; choose one of: {', '.join(SUBCOMMANDS)}"
@@ -350,73 +357,6 @@ class GemmaMagics(Magics):
                    "ttft_s", "tokens_per_s", "cost_usd", "status"]
         return frame[columns].tail(count)
 
-    def _chat_command(self, rest: list[str], args: Any):
-        from . import chat as chats
-
-        action, *names = rest or ["list"]
-        if action not in CHAT_COMMANDS:
-            raise UsageError(f"unknown %gemma chat command {action!r}; choose one of: "
-                             + ", ".join(CHAT_COMMANDS))
-        name = names[0] if names else chats.DEFAULT_NAME
-        table = chats.chats()
-        if action == "list":
-            if not table:
-                print("no chats yet: start one with %%gemma --chat NAME")
-            for chat in table.values():
-                print(f"{chat.name}: {chat.user_turns} turns"
-                      + (f", system {chat.system!r}" if chat.system else ""))
-        elif action in ("show", "reset", "replay", "save") and name not in table:
-            raise UsageError(f"no chat named {name!r} (see %gemma chat list)")
-        elif action == "show":
-            _show_markdown(table[name].to_markdown())
-        elif action == "reset":
-            table[name].reset()
-            print(f"chat {name!r} reset: the next --chat {name} cell starts afresh")
-        elif action == "save":
-            path = table[name].save(chats.file_for(name, names[1] if len(names) > 1 else None)[1])
-            print(f"chat {name!r} saved to {path}")
-        elif action == "load":
-            name, path = chats.file_for(name, names[1] if len(names) > 1 else None)
-            table[name] = chats.Chat.load(path, name)
-            print(f"chat {name!r} loaded from {path}: {table[name].user_turns} turns")
-        elif action == "replay":
-            return self._replay(table[name], args)
-        return None
-
-    def _replay(self, chat: Any, args: Any):
-        from . import chat as chats
-
-        if not args.provider:
-            raise UsageError("%gemma chat replay NAME needs -p PROVIDER (and maybe -m MODEL)")
-        params = {n: getattr(args, n) for n in _PARAM_FLAGS}
-        fmt = args.format or self.format
-
-        def consume(call: Any) -> Any:
-            _show_markdown(f"**user:** {call.call.request.prompt}")
-            return self._render(call, fmt, {})
-
-        new = chats.replay(chat, args.provider, args.model, consume=consume,
-                           stream=self.stream and not args.no_stream, stop=args.stop, **params)
-        print(f"replayed {new.user_turns} turns into chat {new.name!r} "
-              f"(%gemma chat show {new.name})")
-        return None
-
-    def _cache_command(self, rest: list[str]):
-        from . import cache
-
-        session = get_session()
-        if rest and rest[0] == "clear":
-            cache.clear(session.log)
-            print("cache cleared: earlier answers will not be served again "
-                  "(they stay in the history)")
-        elif rest:
-            raise UsageError(f"unknown %gemma cache command {rest[0]!r}; use: %gemma cache clear")
-        else:
-            cleared = cache.cleared_at(session.log)
-            print(f"cache {cache.default_mode(session)} by default"
-                  + (f"; cleared {cleared[:19]}Z" if cleared else "")
-                  + " (turn on: %config GemmaMagics.cache = True or --cache)")
-
 
 def _unquote(value: Any) -> Any:
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -431,41 +371,3 @@ def _unquoted(args: Any) -> Any:
     for name, value in vars(args).items():
         setattr(args, name, _unquote(value))
     return args
-
-
-def _show_text(text: str) -> None:
-    from .display import in_notebook
-
-    if in_notebook():
-        from IPython.display import display
-
-        fence = "````" if "```" in text else "```"
-        display({"text/markdown": f"{fence}text\n{text}\n{fence}", "text/plain": text},
-                raw=True)
-    else:
-        print(text)
-
-
-def _show_markdown(text: str) -> None:
-    from .display import in_notebook
-
-    if in_notebook():
-        from IPython.display import Markdown, display
-
-        display(Markdown(text))
-    else:
-        print(text)
-
-
-def _error_line(text: str) -> None:
-    from .display import in_notebook
-
-    if in_notebook():
-        import html
-
-        from IPython.display import display
-
-        display({"text/html": f'<div style="color:#c00;font-size:0.85em">{html.escape(text)}'
-                              "</div>", "text/plain": text}, raw=True)
-    else:
-        print(f"Error: {text}")

@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import itertools
 import os
+import ssl
 import threading
 import time
 import weakref
@@ -85,6 +86,16 @@ _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncCl
     weakref.WeakKeyDictionary()
 )
 _HEADERS = {"User-Agent": USER_AGENT}
+_ssl: ssl.SSLContext | None = None
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one (loading the CA bundle) takes ~50 ms,
+    which every new event loop's client would otherwise pay again."""
+    global _ssl
+    if _ssl is None:
+        _ssl = httpx.create_ssl_context()
+    return _ssl
 
 
 def sync_client() -> httpx.Client:
@@ -92,7 +103,7 @@ def sync_client() -> httpx.Client:
     global _sync
     with _lock:
         if _sync is None or _sync[0] != os.getpid() or _sync[1].is_closed:
-            _sync = (os.getpid(), httpx.Client(headers=_HEADERS))
+            _sync = (os.getpid(), httpx.Client(headers=_HEADERS, verify=_ssl_context()))
         return _sync[1]
 
 
@@ -101,7 +112,7 @@ async def async_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     entry = _async.get(loop)
     if entry is None or entry[0].is_closed:
-        client = httpx.AsyncClient(headers=_HEADERS)
+        client = httpx.AsyncClient(headers=_HEADERS, verify=_ssl_context())
         # asyncio.run finalises every live async generator of its loop before closing it;
         # this one's finally clause is therefore a loop-shutdown hook that closes the client.
         closer = _close_at_loop_shutdown(loop, client)

@@ -267,3 +267,27 @@ def test_readme_starts_with_the_run_and_test_commands():
     assert badge in readme
     for image in re.findall(r"\]\((docs/[^)]+\.png)\)", readme):
         assert (ROOT / image).is_file(), f"README shows {image}, which is missing"
+
+
+def _flags(method) -> set[str]:
+    parser = method.parser
+    return {flag for action in parser._actions for flag in action.option_strings
+            if flag not in ("-h", "--help")}
+
+
+def test_readme_documents_every_magic_flag_and_no_other():
+    from gemma_magics.compare_magics import CompareMagics
+    from gemma_magics.magics import SUBCOMMANDS, GemmaMagics
+
+    readme = (ROOT / "README.md").read_text()
+    gemma = readme[readme.index("### `%%gemma [flags]`"):readme.index("### `%gemma COMMAND`")]
+    line = readme[readme.index("### `%gemma COMMAND`"):readme.index("### `%%gemma_compare")]
+    compare = readme[readme.index("### `%%gemma_compare"):readme.index("### `%config")]
+    for section, flags in ((gemma, _flags(GemmaMagics.gemma)),
+                           (compare, _flags(CompareMagics.gemma_compare))):
+        shown = set(re.findall(r"`(-{1,2}[a-z][a-z-]*)", section))
+        shown |= set(re.findall(r"(?<=[`, ])(-{1,2}[a-z][a-z-]*)(?= [A-Z]|`)", section))
+        assert flags - shown == set(), f"flags missing from the README: {flags - shown}"
+        assert shown - flags == set(), f"README documents flags that do not exist: {shown - flags}"
+    for command in SUBCOMMANDS:
+        assert f"`%gemma {command}" in line, f"%gemma {command} is not documented"

@@ -166,6 +166,27 @@ def test_local_grammar_makes_the_270m_answer_valid_json(session):
 
 
 @pytest.mark.slow
+def test_fast_grammar_sampling_equals_llama_cpp_own_when_greedy(session):
+    """At temperature 0 checking only the chosen token must give exactly the tokens of
+    llama.cpp's grammar-over-the-whole-vocabulary sampling (just much faster)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from gemma_magics import local_model
+    from gemma_magics.providers.local import load_model
+
+    prompt = "The weather in Oslo, as JSON:"
+    ours = gm.generate(prompt, "local", schema=SMALL, max_tokens=16, temperature=0)
+    llm = load_model(str(local_model.model_path()))
+    grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(SMALL), verbose=False)
+    reference = []
+    for token in llm.generate(llm.tokenize(prompt.encode(), add_bos=True, special=True),
+                              top_k=64, top_p=0.95, min_p=0.05, temp=0, grammar=grammar):
+        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token) or len(reference) == 16:
+            break
+        reference.append(token)
+    assert ours.text == llm.detokenize(reference).decode()
+
+
+@pytest.mark.slow
 def test_local_answer_cut_by_max_tokens_is_a_clear_parse_error(session):
     pytest.importorskip("llama_cpp")
     with pytest.raises(errors.OutputParseError, match="cut at max_tokens=3; raise --max-tokens"):

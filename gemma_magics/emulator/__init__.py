@@ -16,7 +16,10 @@ Another process::
 
 Routes: Workers AI native ``/client/v4/accounts/{acct}/ai/run/{model}``, Cloudflare
 ``.../ai/v1/chat/completions``, Dataoorts ``/api/v1``, any ``.../chat/completions``
-(OpenAI-compatible) and ``GET .../models``.
+(OpenAI-compatible), any other ``.../completions`` (legacy text completions: raw prompts)
+and ``GET .../models``. Requests are checked as the services would: image parts (base64
+data URLs of an image type), tool specs, tool-call turns and the tool results answering
+them, ``response_format`` shapes (see ``formats/shapes.py``); a bad one gets a 400.
 """
 
 from .controller import Emulator

@@ -5,7 +5,7 @@ step, before top-k: about twenty times slower than free generation for Gemma. He
 token is first sampled with the usual chain (penalties, top-k, typical, top-p, min-p,
 temperature), then only that one token is checked against the grammar, as llama.cpp's own
 ``common_sampler`` does. When it is rejected the step is sampled again within the grammar:
-over the most likely :data:`SHORTLIST` tokens when the tokens outside it could not survive
+over the most likely tokens (:data:`SHORTLISTS`) when the tokens outside it could not survive
 the chain anyway (top-k is filled from the shortlist, or min-p drops everything below it),
 else over the whole vocabulary. Every token passes the grammar either way.
 """
@@ -21,7 +21,7 @@ import llama_cpp
 import numpy as np
 from llama_cpp._internals import LlamaSampler
 
-SHORTLIST = 2048
+SHORTLISTS = (2048, 32768)  # tried in turn before the whole vocabulary
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
 
@@ -68,13 +68,15 @@ class LazyGrammarSampler:
         return token
 
     def _within_grammar(self, logits: np.ndarray) -> int:
-        if self.n_vocab > SHORTLIST:
-            best = np.argpartition(logits, -SHORTLIST)[-SHORTLIST:].astype(np.intc)
-            short = np.zeros(SHORTLIST, dtype=_TOKEN_DATA)
+        for size in SHORTLISTS:
+            if size >= self.n_vocab:
+                break
+            best = np.argpartition(logits, -size)[-size:].astype(np.intc)
+            short = np.zeros(size, dtype=_TOKEN_DATA)
             short["id"], short["logit"] = best, logits[best]
             floor = float(short["logit"].min())
             data = short.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data))
-            candidates = llama_cpp.llama_token_data_array(data, SHORTLIST, -1, False)
+            candidates = llama_cpp.llama_token_data_array(data, size, -1, False)
             llama_cpp.llama_sampler_apply(self.grammar.sampler, ctypes.byref(candidates))
             valid = short["logit"][np.isfinite(short["logit"])]
             if valid.size and self._shortlist_suffices(valid, floor):
