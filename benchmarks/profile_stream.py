@@ -101,9 +101,9 @@ def measure(rounds: int) -> dict[str, float]:
         return {k: min(v) for k, v in cpu.items()}
 
 
-def summarise(raw_path: str, root: str = "ours (", top: int = 16) -> str:
-    """Inclusive and self share per function in a py-spy ``--format raw`` file, under
-    frames starting with ``root``."""
+def summarise(raw_path: str, root: str = "ours", top: int = 16) -> str:
+    """Inclusive and self share per function in a py-spy ``--format raw`` file, under the
+    function named ``root`` (qualified names such as ``measure.<locals>.ours`` match)."""
     incl: collections.Counter[str] = collections.Counter()
     self_: collections.Counter[str] = collections.Counter()
     total = 0
@@ -114,7 +114,8 @@ def summarise(raw_path: str, root: str = "ours (", top: int = 16) -> str:
     for line in Path(raw_path).read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        at = next((i for i, f in enumerate(frames) if f.startswith(root)), None)
+        at = next((i for i, f in enumerate(frames)
+                   if f.split(" (")[0].rsplit(".", 1)[-1] == root), None)
         if at is None:
             continue
         n = int(count)
@@ -123,7 +124,9 @@ def summarise(raw_path: str, root: str = "ours (", top: int = 16) -> str:
         for f in set(below):
             incl[f] += n
         self_[below[-1] if below else "(ours itself)"] += n
-    lines = [f"py-spy samples under {root.strip(' (')}(): {total}", "inclusive:"]
+    if not total:
+        return f"no py-spy samples under {root}()"
+    lines = [f"py-spy samples under {root}(): {total}", "inclusive:"]
     lines += [f"  {100 * v / total:5.1f}%  {k}" for k, v in incl.most_common(top)]
     lines += ["self:"]
     lines += [f"  {100 * v / total:5.1f}%  {k}" for k, v in self_.most_common(top)]

@@ -20,7 +20,7 @@ from typing import Any
 from . import tokens
 from .catalog import ModelInfo
 from .config import scrub
-from .errors import GemmaError
+from .errors import APIError, GemmaError
 from .events import (
     ErrorEvent,
     Finish,
@@ -82,6 +82,7 @@ class Recorder:
             self.structured = event.value
         elif kind is Retrying:
             self.record.retries += 1
+            scrub_error(event.error, _known_secrets())  # its notice is shown next
         elif kind is ErrorEvent:
             self.error = event.error
 
@@ -116,6 +117,7 @@ class Recorder:
             rec.error_type = "KeyboardInterrupt"
         elif self.error is not None:
             rec.status = STATUS_ERROR
+            scrub_error(self.error, secrets)  # what the notebook shows and raises, too
             rec.error = scrub(str(self.error), secrets)
             rec.error_type = type(self.error).__name__
         else:
@@ -153,6 +155,32 @@ class Recorder:
         if self._quick:
             return tokens.estimate(text) + (1 if add_bos and text else 0), "estimated"
         return tokens.count(text, add_bos=add_bos)
+
+
+def scrub_error(error: BaseException, secrets: list[str]) -> None:
+    """Redact every known key from an error's message, in place. A provider redacts its own
+    key; this catches any other one (a proxy echoing an upstream key, say).
+
+    A provider's error also drops the traceback it was raised with: those frames hold the
+    raw answer bytes (a key a server echoed, say), which ``%xmode Verbose`` would print.
+    Raised again, it starts from there; its one-line message is the diagnosis."""
+    if isinstance(error, APIError):
+        error.__traceback__ = None
+    if not isinstance(error, GemmaError) or not secrets:
+        return
+    clean = scrub(error.message, secrets)
+    if clean != error.message:
+        error.message = clean
+        error.args = (clean,)
+
+
+def _known_secrets() -> list[str]:
+    from .session import get_session
+
+    try:
+        return get_session().config.secrets()
+    except GemmaError:  # a broken config file: the call's own provider redacted its key
+        return []
 
 
 def error_of(exc: BaseException) -> GemmaError:

@@ -147,6 +147,14 @@ def cells() -> list[tuple[str, bool | str]]:
             emu.inject({{"status": 401, "message": "Incorrect API key provided: " + {key_expr}}})
             run("gemma", "-p {provider} --max-tokens 8 -o bad_{var}", "Say hello.")
             print(repr(bad_{var}), bad_{var}.record, bad_{var}.error)
+            key = {key_expr}  # the key quoted in a retried 429, an error frame, a 200 body
+            for fault, count in [({{"status": 429, "message": "slow down, " + key,
+                                   "headers": {{"Retry-After": "0"}}}}, 2),
+                                 ({{"error_frame_after": 1, "message": "bad key " + key}}, 1),
+                                 ({{"success_false": True, "code": 3040,
+                                   "message": "busy for " + key}}, 2)]:
+                emu.inject(fault, count=count)
+                run("gemma", "-p {provider} --max-tokens 8", "Say hello.")
             for fault, count in FAULTS:
                 emu.inject(fault, count=count)
                 run("gemma", "-p {provider} --max-tokens 8", "Say hello.")
@@ -243,7 +251,7 @@ def test_canaries_appear_nowhere(machine):
     db = tmp_path / "history.sqlite"
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT * FROM calls").fetchall()
-        assert len(rows) >= len(HOSTED) * 6 + 10  # every call of the notebook
+        assert len(rows) >= len(HOSTED) * 9 + 10  # every call of the notebook
         where += [f"record {row[0]}" for row in rows if leaks(repr(row))]
     for path in sorted(tmp_path.iterdir()):
         if path.name in (".env", "config.toml"):

@@ -291,3 +291,15 @@ def test_readme_documents_every_magic_flag_and_no_other():
         assert shown - flags == set(), f"README documents flags that do not exist: {shown - flags}"
     for command in SUBCOMMANDS:
         assert f"`%gemma {command}" in line, f"%gemma {command} is not documented"
+
+
+def test_readme_defines_every_record_column():
+    from gemma_magics.records import COLUMNS
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Records and metrics"):readme.index("## Troubleshooting")]
+    rows = re.findall(r"^\| (.+?) \|", table, flags=re.M)
+    shown = {name for row in rows for name in re.findall(r"`([a-z0-9_]+)`", row)}
+    assert set(COLUMNS) - shown == set(), f"undocumented columns: {set(COLUMNS) - shown}"
+    assert shown - set(COLUMNS) == set(), f"README names columns that do not exist: " \
+                                          f"{shown - set(COLUMNS)}"
