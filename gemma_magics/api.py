@@ -196,7 +196,7 @@ class CallStream:
                 if type(event) is ErrorEvent:
                     break
         except (KeyboardInterrupt, GeneratorExit):
-            self._finish(interrupted=True)
+            self._interrupted()
             raise
         except Exception as exc:
             event = ErrorEvent(error_of(exc))
@@ -215,13 +215,20 @@ class CallStream:
                 if type(event) is ErrorEvent:
                     break
         except (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError):
-            self._finish(interrupted=True)
+            self._interrupted()
             raise
         except Exception as exc:
             event = ErrorEvent(error_of(exc))
             self.recorder.add(event)
             yield event
         yield Done(self._finish())
+
+    def _interrupted(self) -> None:
+        partial = getattr(self.call.provider, "partial_usage", None)
+        usage = partial() if partial else None
+        if usage is not None:
+            self.recorder.add(usage)
+        self._finish(interrupted=True)
 
     def _finish(self, interrupted: bool = False) -> Completion:
         if self.completion is not None:

@@ -66,6 +66,7 @@ class NotebookRenderer:
         self.parts: list[str] = []
         self.handle = None
         self.status_handle = None
+        self._status_shown = False
         self.updates = 0
         self._last = 0.0
         self._dirty = False
@@ -80,7 +81,8 @@ class NotebookRenderer:
         self._dirty = False
 
     def _status(self, data: dict[str, Any] | None) -> None:
-        """A transient line under the answer (loading, retrying); None clears it."""
+        """A transient line (loading, retrying) until text arrives; None clears it."""
+        self._status_shown = data is not None
         data = data or {"text/plain": ""}
         if self.status_handle is None:
             self.status_handle = self._display(data, raw=True, display_id=True)
@@ -88,9 +90,11 @@ class NotebookRenderer:
             self.status_handle.update(data, raw=True)
 
     def start(self) -> None:
-        self._show({"text/plain": ""})
+        """Nothing yet: notices come first, so they sit above the answer."""
 
     def text(self, delta: str) -> None:
+        if self._status_shown:
+            self._status(None)
         self.parts.append(delta)
         self._dirty = True
         if time.perf_counter() - self._last >= self.min_interval:
@@ -104,7 +108,7 @@ class NotebookRenderer:
             self._display(data, raw=True)
 
     def finish(self, record: Any, error: Exception | None) -> None:
-        if self.status_handle is not None:
+        if self._status_shown:
             self._status(None)
         self._show(bundle("".join(self.parts), self.fmt))
         if error is not None:

@@ -117,6 +117,9 @@ def _cell_html(cell: Cell, now: float, with_variant: bool) -> str:
     )
 
 
+MAX_TABLE_COLUMNS = 4  # wider than this, 16em columns overflow a JupyterLab page
+
+
 def grid_html(state: GridState, *, window: int | None = None) -> str:
     """The whole grid as HTML. Small comparisons are a table, one column per variant and
     one row per prompt × repeat; with ``window`` only that many cells (those in flight,
@@ -124,8 +127,9 @@ def grid_html(state: GridState, *, window: int | None = None) -> str:
     now = time.perf_counter()
     top = f'<div class="gmc-top">{html.escape(progress_text(state))}</div>'
     notes = "".join(f'<div class="gmc-note">{html.escape(n)}</div>' for n in state.notices)
-    if window is not None:
-        cells = _window(state, window)
+    if window is not None or len(state.variants) > MAX_TABLE_COLUMNS:
+        # too many variants for side-by-side columns: labelled cards that wrap to the page
+        cells = _window(state, window) if window is not None else state.cells
         body = "".join(_cell_html(c, now, True) for c in cells)
         grid = ('<div class="gmc-grid" style="grid-template-columns:'
                 f' repeat(auto-fill, minmax(16em, 1fr))">{body}</div>')

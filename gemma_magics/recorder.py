@@ -4,7 +4,8 @@ The metric definitions live here and only here:
 
 - ``latency_s``: from just before the request is sent to the last byte of the answer;
 - ``ttft_s``: from the same start to the first non-empty text delta;
-- ``tokens_per_s``: ``completion_tokens / (latency_s - ttft_s)``, the decode rate;
+- ``tokens_per_s``: ``completion_tokens / (latency_s - ttft_s)``, the decode rate; NaN when
+  the answer arrived in one piece (nothing to time);
 - ``e2e_tokens_per_s``: ``completion_tokens / latency_s``;
 - usage: the provider's when present and non-zero, else counted with the Gemma tokenizer;
 - ``cost_usd``: tokens × the catalog price, NaN when a price is unknown.
@@ -109,7 +110,8 @@ class Recorder:
         if completion and rec.latency_s and rec.latency_s > 0:
             rec.e2e_tokens_per_s = completion / rec.latency_s
             decode = rec.latency_s - (rec.ttft_s or 0.0)
-            rec.tokens_per_s = completion / decode if decode > 0 else math.nan
+            streamed = len(self.parts) > 1  # an answer sent whole has no decode phase to time
+            rec.tokens_per_s = completion / decode if decode > 0 and streamed else math.nan
         rec.cost_usd = self.model.cost(rec.prompt_tokens, rec.completion_tokens)
         if interrupted:
             rec.status = STATUS_INTERRUPTED

@@ -84,7 +84,8 @@ class Panel:
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.compare_button = w.Button(description="Compare", icon="columns",
                                        tooltip="run the prompt on every ticked provider")
-        self.reset_button = w.Button(description="Reset to model defaults", icon="undo")
+        self.reset_button = w.Button(description="Reset to model defaults", icon="undo",
+                                     layout=w.Layout(width="auto"))
         self.compare_with = w.SelectMultiple(options=self._ready_providers(),
                                              description="compare on", style=wide, rows=4,
                                              layout=w.Layout(width="420px"))

@@ -177,6 +177,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._conns_lock = threading.Lock()
         super().__init__((host, port), _Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        """A client dropping a keep-alive connection is normal; anything else is printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def track(self, conn: socket.socket, alive: bool) -> None:
         with self._conns_lock:
             (self._conns.add if alive else self._conns.discard)(conn)
