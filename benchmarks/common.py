@@ -81,10 +81,24 @@ def result(*, bench: str, name: str, ours: float, baseline: float | None, unit: 
     })
 
 
+#: Where benchmark processes keep their bytecode (see :func:`with_bytecode`).
+PYCACHE = Path(tempfile.gettempdir()) / "gemma-magics-bench-pycache"
+
+
+def with_bytecode(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with bytecode caching on, in :data:`PYCACHE`: an installed package has its
+    ``.pyc`` files, so start-up figures must not include compiling every module (which
+    ``PYTHONDONTWRITEBYTECODE=1`` in a developer's shell would force on every run)."""
+    env = dict(env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
 def isolated_env(tmp: str | Path) -> dict[str, str]:
     """Environment for a benchmark: no user config, no user history log, no provider keys."""
     tmp = Path(tmp)
-    env = {k: v for k, v in os.environ.items()
+    env = {k: v for k, v in with_bytecode(dict(os.environ)).items()
            if not k.startswith(("GEMMA_MAGICS_", "OPENAI_", "CLOUDFLARE_"))
            or k == "GEMMA_MAGICS_LOCAL_MODEL"}
     env["GEMMA_MAGICS_CONFIG"] = str(tmp / "absent-config.toml")

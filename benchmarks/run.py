@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "benchmarks"
 
-from benchmarks.common import KEYS, ROOT, fmt, loadavg  # noqa: E402
+from benchmarks.common import KEYS, ROOT, fmt, loadavg, with_bytecode  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
@@ -79,7 +79,7 @@ def run_child(bench: str, size: str, profile: str | None = None,
            "--json-out", out]
     if profile:
         cmd += ["--profile-out", profile]
-    env = dict(os.environ)
+    env = with_bytecode(dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     before = loadavg()
     start = time.perf_counter()

@@ -47,7 +47,9 @@ sys.unraisablehook = _unraisable
 warnings.simplefilter("always")
 
 def _show(message, category, *args, **kwargs):
-    _gm_seen.append(f"{category.__name__}: {message}")
+    # an unclosed socket or file, a coroutine never awaited: what an unclean stop leaves
+    if issubclass(category, (ResourceWarning, RuntimeWarning)):
+        _gm_seen.append(f"{category.__name__}: {message}")
 
 warnings.showwarning = _show
 %load_ext gemma_magics

@@ -37,7 +37,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("fault matrix")
     terminalreporter.write_line(summary)
     widths = [max(len(c) for c in col) for col in zip(COLUMNS, *(r.cells() for r in rows))]
-    widths[3] = min(widths[3], 150)
+    widths[3] = min(widths[3], 200)
 
     def line(cells):
         return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths))
