@@ -29,11 +29,11 @@ def pytest_terminal_summary(terminalreporter):
     if not ROWS:
         return
     rows = sorted(ROWS, key=lambda r: (r.format, r.fault))
-    tried = len(rows)
+    tried = sum(1 for r in rows if r.records != "-")
     records = sum(int(r.records.split()[0]) for r in rows if r.records[:1].isdigit())
     lost = sum(1 for r in rows if "LOST" in r.records)
-    summary = (f"faults tried: {tried} · records written: {records} · "
-               f"partial texts lost: {lost}")
+    summary = (f"faults tried: {tried} (+ {len(rows) - tried} n/a) · records written: "
+               f"{records} · texts lost: {lost}")
     terminalreporter.section("fault matrix")
     terminalreporter.write_line(summary)
     widths = [max(len(c) for c in col) for col in zip(COLUMNS, *(r.cells() for r in rows))]
