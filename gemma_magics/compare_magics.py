@@ -6,11 +6,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .catalog import INTEGER_PARAMS, RANGED_PARAMS
 from .errors import ConfigError, ValidationError
 from .interpolate import interpolate
+from .magic_line import parse_line
 
 
 def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
@@ -77,10 +78,7 @@ class CompareMagics(Magics):
         __tracebackhide__ = True
         from .comparison import compare
 
-        try:
-            args = parse_argstring(self.gemma_compare, line)
-        except (UsageError, ValueError) as exc:  # ValueError: an unclosed quote
-            raise UsageError(f"{exc} (see %%gemma_compare? for the flags)") from None
+        args = parse_line(self.gemma_compare, line, "%%gemma_compare")
         prompts = self._prompts(args, cell)
         settings: dict[str, Any] = {}
         for name in RANGED_PARAMS:

@@ -7,11 +7,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .errors import ConfigError, GemmaError, ValidationError
 from .interpolate import interpolate
+from .magic_line import parse_line
 from .session import get_session
 
 SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
@@ -159,10 +160,7 @@ class GemmaMagics(Magics):
         ``%gemma cache clear`` (earlier answers no longer served; history keeps them).
         """
         __tracebackhide__ = True
-        try:
-            args = _unquoted(parse_argstring(self.gemma, line))
-        except (UsageError, ValueError) as exc:  # ValueError: an unclosed quote
-            raise UsageError(f"{exc} (see %gemma? for the flags)") from None
+        args = parse_line(self.gemma, line, "%gemma")
         if cell is None:
             return self._line_command(args)
         if args.command:
@@ -356,18 +354,3 @@ class GemmaMagics(Magics):
         columns = ["timestamp", "provider", "model", "prompt", "response", "completion_tokens",
                    "ttft_s", "tokens_per_s", "cost_usd", "status"]
         return frame[columns].tail(count)
-
-
-def _unquote(value: Any) -> Any:
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def _unquoted(args: Any) -> Any:
-    """IPython splits magic lines keeping quotes (``--system "Be brief."``): drop them."""
-    for name, value in vars(args).items():
-        setattr(args, name, _unquote(value))
-    return args

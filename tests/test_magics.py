@@ -109,3 +109,11 @@ def test_history_line_magic(ip, session, capsys, needs_model):
     run(ip, "%%gemma --max-tokens 3\nHello")
     frame = ip.run_line_magic("gemma", "history 5")
     assert len(frame) == 1 and frame.iloc[0]["provider"] == "local"
+
+
+def test_quoted_flag_values_lose_their_quotes(ip, session):
+    pytest.importorskip("llama_cpp")
+    run(ip, "%%gemma --max-tokens '2' --temperature \"0.5\" --system 'Be brief.' -o out\nHi")
+    record = ip.user_ns["out"].record
+    assert record.temperature == 0.5 and record.system == "Be brief."
+    assert record.max_tokens == 2
