@@ -15,9 +15,8 @@ import weakref
 from typing import Any
 
 from .catalog import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
-from .display import bundle
+from .display import bundle, render_stream
 from .errors import GemmaError
-from .events import Done, ErrorEvent, Notice, Retrying, TextDelta
 from .footer import footer_text
 from .grid import Budget
 from .session import Session, get_session
@@ -307,23 +306,10 @@ class Panel:
         sink = _OutputStream(self.output)
         self.run_button.disabled = True
         self._say("running…")
-        completion = None
         try:
-            for event in call:
-                kind = type(event)
-                if kind is TextDelta:
-                    sink.text(event.text)
-                elif kind is Notice:
-                    sink.notice(event.message)
-                elif kind is Retrying:
-                    sink.notice(f"{event.error} — retrying in {event.wait_s:.1f} s")
-                elif kind is ErrorEvent:
-                    sink.notice(str(event.error), error=True)
-                elif kind is Done:
-                    completion = event.completion
+            completion = render_stream(call, sink)
         finally:
             self.run_button.disabled = False
-            sink.finish()
         self.last = completion
         if completion is not None:
             error = f" — {completion.error}" if completion.error else ""
@@ -398,20 +384,29 @@ class _OutputStream:
         if self.budget.take():
             self._show()
 
-    def notice(self, message: str, error: bool = False) -> None:
+    def start(self) -> None:
+        """Nothing to show until a notice or text arrives."""
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False,
+               error: bool = False) -> None:
         color = "#c5221f" if error else "#b06000"
         line = {"output_type": "display_data", "metadata": {}, "data": {
             "text/html": f'<div style="color:{color};font-size:0.85em">'
                          f"{html.escape(message)}</div>",
             "text/plain": message}}
-        if message.endswith("…"):
+        if transient:
             self.status = line
         else:
             self.notes.append(line)
         self._show()
 
-    def finish(self) -> None:
-        self._show()
+    def finish(self, record: Any = None, error: Exception | None = None) -> None:
+        """Final render; the footer goes to the panel's stats line, not here."""
+        self.status = None
+        if error is not None:
+            self.notice(str(error), error=True)
+        else:
+            self._show()
 
     def _show(self) -> None:
         answer = {"output_type": "display_data", "metadata": {},

@@ -16,23 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import ModelInfo
+from ..catalog import RANGED_PARAMS, ModelInfo
 from ..config import Secret
 from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Usage
 from .base import Request
 
 #: The sampling settings every hosted format may carry, in the order they are sent.
-SAMPLING_FIELDS = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-)
+SAMPLING_FIELDS = RANGED_PARAMS
 MESSAGE_LIMIT = 300  # characters of a provider's message kept in a one-line error
 
 
