@@ -3,7 +3,8 @@
     python -m benchmarks                      # every benchmark, full size, writes RESULTS.md
     python -m benchmarks --only B2,B5         # some of them (the others' rows are kept)
     python -m benchmarks --size smoke         # tiny sizes, prints only (unless --out)
-    python benchmarks/run.py --only B3 --profile   # also save a pyinstrument profile
+    python benchmarks/run.py --only B2 --profile   # also save a pyinstrument profile
+    python -m benchmarks --render-only        # RESULTS.md again from results.json
 
 Each benchmark runs in a fresh Python process (``python -m benchmarks.run --child B2``), so
 one's imports, loaded model or memory never colour another's figures. Results accumulate in
@@ -141,6 +142,7 @@ def machine() -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(), "packages": versions,
         "commit": commit + (" + uncommitted package changes" if dirty else ""),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -202,7 +204,7 @@ def render(results: dict, info: dict) -> str:
         f"- OS: {info['os']}; Python {info['python']}",
         f"- Packages: {pk}",
         f"- Code: commit {info['commit']}",
-        f"- Written: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Last run: {info['date']}",
         "- Other processes (tests run by other engineers) shared this machine while these "
         "figures were taken; the load averages above say how busy it was.",
     ]
@@ -222,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true",
                    help=f"save pyinstrument profiles ({', '.join(PROFILED)}) under "
                    "benchmarks/profiles/")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite RESULTS.md from results.json (after editing analysis.md)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", help=argparse.SUPPRESS)
@@ -238,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     store = HERE / "results.json" if out == HERE / "RESULTS.md" else (
         out.with_suffix(".json") if out else None)
     results = json.loads(store.read_text()) if store and store.is_file() else {}
+    if a.render_only:
+        chosen = []
     failures = 0
     for bench in chosen:
         profile = None
@@ -261,8 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                   + (f"  [malformed: {'; '.join(problems)}]" if problems else ""), flush=True)
         if store:
             store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    if chosen:
+        results["_machine"] = machine()  # as of this run: code, versions, date
+        if store:
+            store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     if out:
-        out.write_text(render(results, machine()))
+        out.write_text(render(results, results.get("_machine") or machine()))
         print(f"wrote {out}")
     return 1 if failures else 0
 
