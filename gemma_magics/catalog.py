@@ -15,11 +15,6 @@ from typing import Any
 
 from .errors import ConfigError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 #: The sampling settings that have numeric ranges, in display order.
 RANGED_PARAMS = (
     "max_tokens",
@@ -229,6 +224,10 @@ def build_catalog(raw: Mapping[str, Any]) -> Catalog:
 @lru_cache(maxsize=1)
 def builtin_raw() -> dict[str, Any]:
     """The parsed built-in ``catalog.toml``."""
+    try:  # imported here: %load_ext parses nothing
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     return tomllib.loads(files("gemma_magics").joinpath("catalog.toml").read_text("utf-8"))
 
 

@@ -19,11 +19,6 @@ from typing import Any
 from .catalog import Catalog, ProviderInfo, load_catalog
 from .errors import ConfigError, MissingCredentialsError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 log = logging.getLogger("gemma_magics")
 
 #: Settings of the HTTP transport, per provider or global (see ``transport.TransportSettings``).
@@ -68,6 +63,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:  # imported here: %load_ext reads no file
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -196,11 +196,13 @@ class RecordLog:
     def dataframe(self) -> pd.DataFrame:
         import pandas as pd
 
+        # Rows come in storage order (no ORDER BY: SQLite would sort every row, text and
+        # all, through its sorter) and straight into a DataFrame (read_sql_query adds a
+        # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
         with self._lock:
-            frame = pd.read_sql_query(
-                f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY timestamp", self._conn
-            )
-        return to_dataframe(frame)
+            rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
+        frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
+        return frame.sort_values("timestamp", kind="stable", ignore_index=True)
 
     def close(self) -> None:
         with self._lock:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .params import Params
-from .records import RecordLog
+
+if TYPE_CHECKING:  # sqlite3, hashlib and uuid load with the first record, not at %load_ext
+    from .records import RecordLog
 
 
 def default_db_path() -> Path:
@@ -55,6 +57,8 @@ class Session:
     def log(self) -> RecordLog:
         with self._lock:
             if self._log is None:
+                from .records import RecordLog
+
                 self._log = RecordLog(self.db_path)
             return self._log
 

@@ -37,6 +37,9 @@ class HttpProvider(Provider):
         stop = self._stop_cutter(request)
         events = self.transport.events(call)
         try:
+            if stop is None:  # the common case: pass events through, no per-event work
+                yield from events
+                return
             for event in events:
                 out, ended = stop.feed(event) if stop else ([event], False)
                 yield from out

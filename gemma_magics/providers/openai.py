@@ -188,28 +188,40 @@ class OpenAIStream(StreamParser):
         if not data:
             return []
         frame = load_json(data, "stream frame", self.provider)
-        if event == "error" or not isinstance(frame, Mapping) or frame.get("error") \
-                or frame.get("success") is False:
+        # json.loads gives a dict; the exact type test is much cheaper than the ABC check
+        if event == "error" or not (type(frame) is dict or isinstance(frame, Mapping)) \
+                or frame.get("error") or frame.get("success") is False:
             raise stream_error(self.provider, data)
         return self.chunk(frame)
 
     def chunk(self, frame: Mapping[str, Any]) -> list[Event]:
+        # called once per streamed token: keep the common path (one text delta) lean
         events: list[Event] = []
-        usage = usage_event(frame.get("usage"))
-        if usage:
-            self.usage = usage
-        for choice in frame.get("choices") or []:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+        raw_usage = frame.get("usage")
+        if raw_usage:
+            usage = usage_event(raw_usage)
+            if usage:
+                self.usage = usage
+        for choice in frame.get("choices") or ():
+            if type(choice) is not dict and not isinstance(choice, Mapping):
+                continue
+            if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            text = _text(delta.get("content")) or _text(choice.get("text"))
+            content = delta.get("content")
+            text = content if type(content) is str else _text(content)
+            if not text and "text" in choice:
+                text = _text(choice["text"])
             if text:
                 events.append(TextDelta(text))
-            for piece in delta.get("tool_calls") or []:
-                self._add_tool_piece(piece)
-            if choice.get("finish_reason"):
+            pieces = delta.get("tool_calls")
+            if pieces:
+                for piece in pieces:
+                    self._add_tool_piece(piece)
+            reason = choice.get("finish_reason")
+            if reason:
                 self.finished = True
-                self.finish_reason = choice["finish_reason"]
+                self.finish_reason = reason
         return events
 
     def _add_tool_piece(self, piece: Mapping[str, Any]) -> None:

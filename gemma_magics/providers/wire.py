@@ -82,8 +82,18 @@ class WireFormat:
 # -- helpers shared by the formats ---------------------------------------------------------
 
 
+try:  # optional: about 3x faster per stream frame; json.loads decides whenever it refuses
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = json.loads
+
+
 def load_json(text: str, what: str, provider: str) -> Any:
     """Parse a JSON frame or body, or raise a one-line StreamError quoting its start."""
+    try:
+        return _fast_loads(text)
+    except ValueError:
+        pass  # orjson is stricter (NaN, integers past 64 bits): let json have the last word
     try:
         return json.loads(text)
     except ValueError:
