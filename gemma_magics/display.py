@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from .events import Done, ErrorEvent, Event, Notice, Retrying, TextDelta, ToolCall
+from .events import Done, Notice, Retrying, TextDelta, ToolCall
 from .footer import footer_text
 
 MAX_UPDATES_PER_S = 20
@@ -186,7 +186,3 @@ def render_stream(events, renderer) -> Any:
         renderer.finish(completion.record, completion.error)
     return completion
 
-
-def consume(events: Any) -> list[Event]:
-    """Drain events (used when streaming display is off)."""
-    return [e for e in events if type(e) is not ErrorEvent]

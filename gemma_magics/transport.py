@@ -31,7 +31,7 @@ import tenacity
 from httpx_sse import EventSource, ServerSentEvent
 
 from . import __version__
-from .config import TRANSPORT_SETTINGS
+from .config import TRANSPORT_SETTINGS, scrub
 from .errors import APIConnectionError, APIError, APITimeoutError, ConfigError, StreamError
 from .events import Event, Retrying, Sent
 from .providers.wire import HttpCall, StreamParser, WireFormat, load_json
@@ -420,5 +420,4 @@ def _body_text(raw: bytes) -> str:
 
 def _scrubbed(text: str, call: HttpCall) -> str:
     """Some services quote the refused key in their 401 body: never let it into an error."""
-    key = call.api_key.reveal() if call.api_key is not None else ""
-    return text.replace(key, "<redacted>") if len(key) >= 4 else text
+    return scrub(text, [call.api_key.reveal()]) if call.api_key is not None else text

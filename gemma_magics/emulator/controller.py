@@ -9,7 +9,7 @@ from .faults import Fault
 from .recording import RecordedRequest
 from .respond import Responder
 from .server import EmulatorHTTPServer
-from .settings import Settings
+from .settings import Settings, latency_changes
 from .state import State
 
 _UNSET: Any = object()
@@ -121,12 +121,7 @@ class Emulator:
     def set_latency(self, first_byte: float | None = None,
                     per_token: float | None = None) -> None:
         """Seconds before the status line / between stream frames (None: unchanged)."""
-        changes = {}
-        if first_byte is not None:
-            changes["first_byte_latency"] = first_byte
-        if per_token is not None:
-            changes["per_token_latency"] = per_token
-        self.configure(**changes)
+        self.configure(**latency_changes(first_byte, per_token))
 
     def set_text(self, text: str | None = None, *, answer_tokens: int | None = None,
                  tool_calls: Any = _UNSET, json_response: Any = _UNSET) -> None:

@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 from .faults import Fault
+from .settings import latency_changes
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -49,12 +50,7 @@ class RemoteEmulator:
 
     def set_latency(self, first_byte: float | None = None,
                     per_token: float | None = None) -> None:
-        changes = {}
-        if first_byte is not None:
-            changes["first_byte_latency"] = first_byte
-        if per_token is not None:
-            changes["per_token_latency"] = per_token
-        self.configure(**changes)
+        self.configure(**latency_changes(first_byte, per_token))
 
     def set_text(self, text: str | None = None, **changes: Any) -> None:
         self.configure(text=text, **changes)

@@ -111,3 +111,13 @@ class Settings:
         out = dataclasses.asdict(self)
         out["api_key"] = "REDACTED" if self.api_key else None
         return out
+
+
+def latency_changes(first_byte: float | None, per_token: float | None) -> dict[str, float]:
+    """The settings a ``set_latency(first_byte, per_token)`` call changes (None: unchanged)."""
+    changes = {}
+    if first_byte is not None:
+        changes["first_byte_latency"] = first_byte
+    if per_token is not None:
+        changes["per_token_latency"] = per_token
+    return changes
