@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ValidationError
 from .providers.base import gemma_template
+from .safe_text import NO_MATH, clean, escape, model_text_html
 
 if TYPE_CHECKING:
     from .api import CallStream
@@ -94,20 +95,32 @@ class Chat:
     def reset(self) -> None:
         self.turns.clear()
 
-    def to_markdown(self) -> str:
-        head = f"**chat {self.name}** · {self.user_turns} turns"
-        if self.provider:
-            head += f" · last answer from {self.provider} {self.model}"
-        parts = [head]
+    def to_text(self) -> str:
+        """The conversation as plain text (``text/plain``; what a terminal prints)."""
+        parts = [self._head()]
         if self.system:
-            parts.append(f"*system:* {self.system}")
-        for t in self.turns:
-            who = "user" if t["role"] == "user" else "model"
-            parts.append(f"**{who}:** {t['content']}")
+            parts.append(f"system: {self.system}")
+        parts += [f"{_who(t)}: {clean(t['content'])}" for t in self.turns]
         return "\n\n".join(parts)
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+    def to_html(self) -> str:
+        """The conversation as HTML: every turn (and the system prompt) shown by the one
+        rule for model text — escaped, line breaks kept, no math."""
+        rows = [f"<div><b>{escape(self._head())}</b></div>"]
+        if self.system:
+            rows.append(f"<div><i>system:</i>{model_text_html(self.system)}</div>")
+        rows += [f'<div style="margin-top:0.5em"><b>{_who(t)}:</b>'
+                 f"{model_text_html(t['content'])}</div>" for t in self.turns]
+        return f'<div class="gm-chat {NO_MATH}">{"".join(rows)}</div>'
+
+    def _head(self) -> str:
+        head = f"chat {self.name} · {self.user_turns} turns"
+        if self.provider:
+            head += f" · last answer from {self.provider} {self.model}"
+        return head
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def __repr__(self) -> str:
         return f"Chat({self.name!r}, turns={self.user_turns}, system={self.system!r})"
@@ -145,6 +158,10 @@ class Chat:
         return cls(name or data.get("name") or path.stem, data.get("system"),
                    [{"role": t["role"], "content": t["content"]} for t in turns],
                    data.get("provider"), data.get("model"))
+
+
+def _who(turn: dict[str, str]) -> str:
+    return "user" if turn["role"] == "user" else "model"
 
 
 # -- the session's chats -------------------------------------------------------------------

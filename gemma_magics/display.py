@@ -8,7 +8,6 @@ printed as it arrives.
 
 from __future__ import annotations
 
-import html
 import json
 import sys
 import time
@@ -16,9 +15,12 @@ from typing import Any
 
 from .events import Done, Notice, Retrying, TextDelta, ToolCall
 from .footer import footer_text
+from .safe_text import clean, code_markdown, line_html, markdown_source, text_bundle
 
 MAX_UPDATES_PER_S = 20
-FORMATS = ("markdown", "text", "code", "json")
+#: ``literal`` (the default): the answer as written, escaped, line breaks kept, no math.
+FORMATS = ("literal", "markdown", "text", "code", "json")
+DEFAULT_FORMAT = "literal"
 
 
 def in_notebook() -> bool:
@@ -31,33 +33,33 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-def bundle(text: str, fmt: str) -> dict[str, str]:
-    """The MIME bundle for answer ``text`` in format ``fmt``."""
+def bundle(text: str, fmt: str = DEFAULT_FORMAT) -> dict[str, Any]:
+    """The MIME bundle for answer ``text`` in format ``fmt``; every format follows the rule
+    of :mod:`gemma_magics.safe_text` (no markup of the answer runs, no math typesetting)."""
+    if fmt == "literal":
+        return text_bundle(text)
+    shown = clean(text)
     if fmt == "markdown":
-        return {"text/markdown": text or " ", "text/plain": text}
+        return {"text/markdown": markdown_source(shown), "text/plain": shown}
     if fmt == "code":
-        fence = "````" if "```" in text else "```"
-        return {"text/markdown": f"{fence}\n{text}\n{fence}", "text/plain": text}
+        return {"text/markdown": code_markdown(shown), "text/plain": shown}
     if fmt == "json":
         try:
-            value = json.loads(text)
+            value = json.loads(shown)
         except ValueError:
-            return {"text/plain": text}
+            return {"text/plain": shown}
         return {"application/json": value, "text/plain": json.dumps(value, indent=2)}
-    return {"text/plain": text}
+    return {"text/plain": shown}
 
 
 def _line(text: str, color: str) -> dict[str, str]:
-    return {
-        "text/html": f'<div style="color:{color};font-size:0.85em">{html.escape(text)}</div>',
-        "text/plain": text,
-    }
+    return {"text/html": line_html(text, color), "text/plain": text}
 
 
 class NotebookRenderer:
     """One display handle per answer, updated at most ``max_rate`` times a second."""
 
-    def __init__(self, fmt: str = "markdown", max_rate: float = MAX_UPDATES_PER_S):
+    def __init__(self, fmt: str = DEFAULT_FORMAT, max_rate: float = MAX_UPDATES_PER_S):
         from IPython.display import display
 
         self._display = display
@@ -119,7 +121,7 @@ class NotebookRenderer:
 class PrintRenderer:
     """Prints text as it arrives (terminal IPython, plain Python)."""
 
-    def __init__(self, fmt: str = "markdown", stream=None):
+    def __init__(self, fmt: str = DEFAULT_FORMAT, stream=None):
         self.fmt = fmt
         self.out = stream or sys.stdout
         self.parts: list[str] = []
@@ -130,7 +132,7 @@ class PrintRenderer:
 
     def text(self, delta: str) -> None:
         self.parts.append(delta)
-        self.out.write(delta)
+        self.out.write(clean(delta))
         self.out.flush()
         self.updates += 1
 
@@ -145,7 +147,58 @@ class PrintRenderer:
         print(f"-- {footer_text(record)}", file=self.out, flush=True)
 
 
-def make_renderer(fmt: str = "markdown"):
+class OutputRenderer:
+    """Streams an answer into an ``ipywidgets.Output`` by replacing its outputs, at most
+    20 times a second, and once more at the end."""
+
+    def __init__(self, output: Any):
+        self.output = output
+        self.parts: list[str] = []
+        self.notes: list[dict[str, Any]] = []
+        self.status: dict[str, Any] | None = None  # "loading model…": gone once text arrives
+        from .grid import Budget  # grid imports this module
+
+        self.budget = Budget()
+        self.updates = 0
+        output.outputs = ()
+
+    def text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.status = None
+        if self.budget.take():
+            self._show()
+
+    def start(self) -> None:
+        """Nothing to show until a notice or text arrives."""
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False,
+               error: bool = False) -> None:
+        color = "#c5221f" if error else "#b06000"
+        line = {"output_type": "display_data", "metadata": {}, "data": {
+            "text/html": line_html(message, color), "text/plain": message}}
+        if transient:
+            self.status = line
+        else:
+            self.notes.append(line)
+        self._show()
+
+    def finish(self, record: Any = None, error: Exception | None = None) -> None:
+        """Final render; the footer goes to the panel's stats line, not here."""
+        self.status = None
+        if error is not None:
+            self.notice(str(error), error=True)
+        else:
+            self._show()
+
+    def _show(self) -> None:
+        answer = {"output_type": "display_data", "metadata": {},
+                  "data": bundle("".join(self.parts))}  # the literal rule
+        status = (self.status,) if self.status else ()
+        self.output.outputs = (*self.notes, *status, answer)
+        self.updates += 1
+
+
+def make_renderer(fmt: str = DEFAULT_FORMAT):
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     return NotebookRenderer(fmt) if in_notebook() else PrintRenderer(fmt)

@@ -7,6 +7,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .safe_text import code_markdown, line_html, model_text_html
 from .session import get_session
 
 CHAT_COMMANDS = ("list", "show", "reset", "save", "load", "replay")
@@ -34,7 +35,7 @@ def chat_command(magics: Any, rest: list[str], args: Any) -> None:
     elif action in ("show", "reset", "replay", "save") and name not in table:
         raise UsageError(f"no chat named {name!r} (see %gemma chat list)")
     elif action == "show":
-        show_markdown(table[name].to_markdown())
+        show_html(table[name].to_html(), table[name].to_text())
     elif action == "reset":
         table[name].reset()
         print(f"chat {name!r} reset: the next --chat {name} cell starts afresh")
@@ -59,7 +60,8 @@ def replay_command(magics: Any, chat: Any, args: Any) -> None:
     fmt = args.format or magics.format
 
     def consume(call: Any) -> Any:
-        show_markdown(f"**user:** {call.call.request.prompt}")
+        prompt = call.call.request.prompt
+        show_html(f"<b>user:</b>{model_text_html(prompt)}", f"user: {prompt}")
         return magics._render(call, fmt)
 
     new = chats.replay(chat, args.provider, args.model, consume=consume,
@@ -94,20 +96,20 @@ def show_text(text: str) -> None:
     if in_notebook():
         from IPython.display import display
 
-        fence = "````" if "```" in text else "```"
-        display({"text/markdown": f"{fence}text\n{text}\n{fence}", "text/plain": text},
-                raw=True)
+        display({"text/markdown": code_markdown(text, "text"), "text/plain": text}, raw=True)
     else:
         print(text)
 
 
-def show_markdown(text: str) -> None:
+def show_html(html_text: str, text: str) -> None:
+    """``html_text`` (built with :mod:`gemma_magics.safe_text`) in a notebook, ``text``
+    elsewhere."""
     from .display import in_notebook
 
     if in_notebook():
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
-        display(Markdown(text))
+        display({"text/html": html_text, "text/plain": text}, raw=True)
     else:
         print(text)
 
@@ -117,11 +119,8 @@ def error_line(text: str) -> None:
     from .display import in_notebook
 
     if in_notebook():
-        import html
-
         from IPython.display import display
 
-        display({"text/html": f'<div style="color:#c00;font-size:0.85em">{html.escape(text)}'
-                              "</div>", "text/plain": text}, raw=True)
+        display({"text/html": line_html(text, "#c00"), "text/plain": text}, raw=True)
     else:
         print(f"Error: {text}")

@@ -27,6 +27,7 @@ from .gridstate import (
     Cell,
     GridState,
 )
+from .safe_text import NO_MATH, model_text_html
 
 #: More cells than this do not fit one screen: show a progress bar and the cells in flight.
 SCREEN_CELLS = 24
@@ -113,7 +114,7 @@ def _cell_html(cell: Cell, now: float, with_variant: bool) -> str:
     return (
         f'<div class="gmc-cell" style="border-left-color:{color}">{head}'
         f'<div class="gmc-tick" style="color:{color}">{html.escape(ticker_text(cell, now))}'
-        f'</div>{note}<div class="gmc-text">{html.escape(cell.text)}</div>{error}</div>'
+        f'</div>{note}{model_text_html(cell.text, cls="gmc-text", style="")}{error}</div>'
     )
 
 
@@ -147,7 +148,7 @@ def grid_html(state: GridState, *, window: int | None = None) -> str:
             rows.append(_cell_html(cell, now, False))
         grid = (f'<div class="gmc-grid" style="grid-template-columns: repeat({len(variants)},'
                 f' minmax(16em, 1fr))">{heads}{"".join(rows)}</div>')
-    return f'<div class="gmc"><style>{_CSS}</style>{top}{notes}{grid}</div>'
+    return f'<div class="gmc {NO_MATH}"><style>{_CSS}</style>{top}{notes}{grid}</div>'
 
 
 def _window(state: GridState, size: int) -> list[Cell]:

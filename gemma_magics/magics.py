@@ -41,7 +41,7 @@ class GemmaMagics(Magics):
     frequency_penalty = Float(None, allow_none=True).tag(config=True)
     presence_penalty = Float(None, allow_none=True).tag(config=True)
     system = Unicode(None, allow_none=True, help="Default system prompt").tag(config=True)
-    format = Unicode("markdown", help="markdown | text | code | json").tag(config=True)
+    format = Unicode("literal", help="literal | markdown | text | code | json").tag(config=True)
     stream = Bool(True, help="Stream answers as they arrive").tag(config=True)
     raise_errors = Bool(False, help="Raise failed calls as exceptions").tag(config=True)
     db_path = Unicode(None, allow_none=True, help="SQLite log path (':memory:' allowed)").tag(
@@ -94,8 +94,10 @@ class GemmaMagics(Magics):
     @argument("--system", help="system prompt (folded into the first turn for Gemma)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer")
     @argument("-o", "--output", metavar="NAME", help="store the Completion in this variable")
-    @argument("-f", "--format", choices=("markdown", "text", "code", "json"),
-              help="how to render the answer (default markdown)")
+    @argument("-f", "--format", choices=("literal", "markdown", "text", "code", "json"),
+              help="how to show the answer: literal (default: exactly as written, line "
+                   "breaks kept, no HTML or math rendered), markdown (formatted; raw HTML "
+                   "and $ shown as text), text (plain), code (a code block), json")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
     @argument("--json", action="store_true",
               help="answer in JSON: parsed and validated, -o stores the parsed object")
@@ -130,7 +132,9 @@ class GemmaMagics(Magics):
             The three most useful pandas functions are
 
         ``{name}`` in the cell is replaced by that variable's value (``{{`` for a literal
-        brace). Every call is recorded: ``gemma_magics.history()``.
+        brace). Every call is recorded: ``gemma_magics.history()``. The answer is shown
+        as the model wrote it: HTML escaped, line breaks kept, ``$`` never typeset
+        (``-f markdown`` formats it as Markdown, still with raw HTML shown as text).
 
         Features (NAME is a notebook variable)::
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from .safe_text import NO_MATH
+
 
 class Table:
     """Rows with a header; displays as HTML in Jupyter and as aligned text in a terminal."""
@@ -33,4 +35,4 @@ class Table:
             for r in self.rows
         )
         title = f"<b>{html.escape(self.title)}</b>" if self.title else ""
-        return f"{title}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f"{title}<table class=\"{NO_MATH}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .catalog import RANGED_PARAMS
+from .safe_text import NO_MATH, escape, model_text_html
 from .sweep import format_value, short_model
 
 if TYPE_CHECKING:
@@ -147,6 +148,8 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
             **{"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top",
                "min-width": "16em", "max-width": "34em", "font-size": "0.9em"},
         )
+        # model text: escaped, line breaks kept, no math (the grid's rule, safe_text)
+        styler = styler.format(_answer_html, subset=pd.IndexSlice[answer_rows, :])
     for key, metric in metric_rows:
         styler = styler.format(_formatter(metric), subset=pd.IndexSlice[[key], :])
         if METRICS[metric] and len(variants) > 1:
@@ -155,7 +158,19 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
     styler = styler.set_table_styles(
         [{"selector": "th", "props": "text-align: left; vertical-align: top"}]
     )
-    return styler.set_caption("Answers side by side; median metrics of successful runs")
+    return _untrusted(styler).set_caption(
+        "Answers side by side; median metrics of successful runs")
+
+
+def _answer_html(value: Any) -> str:
+    return model_text_html(value, style="white-space:pre-wrap") if value else ""
+
+
+def _untrusted(styler: Styler) -> Styler:
+    """Headers and labels (prompts, variant names) escaped; the table kept from MathJax."""
+    return (styler.format_index(escape, axis=0, level=None)
+            .format_index(escape, axis=1, level=None)
+            .set_table_attributes(f'class="{NO_MATH}"'))
 
 
 def _header(frame: pd.DataFrame, variants: list[str]) -> Any:
@@ -273,7 +288,8 @@ def styled_summary(df: pd.DataFrame) -> Styler:
     table = summary(df)
     formats = {c: "{:.6f}" if c.startswith("cost") else "{:.3f}" for c in table.columns
                if c.endswith(("_median", "_iqr", "_calls"))}
-    return table.style.format(formats, na_rep="n/a").set_caption(
+    styler = table.style.format(escape="html", na_rep="n/a").format(formats, na_rep="n/a")
+    return _untrusted(styler).set_caption(
         "Per variant: median and interquartile range (iqr) of successful runs")
 
 

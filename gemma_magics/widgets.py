@@ -15,10 +15,10 @@ import weakref
 from typing import Any
 
 from .catalog import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
-from .display import bundle, render_stream
+from .display import OutputRenderer, render_stream
 from .errors import GemmaError
 from .footer import footer_text
-from .grid import Budget
+from .safe_text import NO_MATH
 from .session import Session, get_session
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
@@ -303,7 +303,7 @@ class Panel:
         except GemmaError as exc:
             self._say(str(exc), error=True)
             return None
-        sink = _OutputStream(self.output)
+        sink = OutputRenderer(self.output)
         self.run_button.disabled = True
         self._say("running…")
         try:
@@ -344,7 +344,8 @@ class Panel:
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "#c5221f" if error else "#555"
-        self.stats.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}">'
+                            f"{html.escape(text)}</span>")
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -363,54 +364,3 @@ class Panel:
 
     def __repr__(self) -> str:
         return f"<gemma_magics panel: {self.provider.value} · {self.model.value}>"
-
-
-class _OutputStream:
-    """Streams an answer into an ``ipywidgets.Output`` by replacing its outputs, at most
-    20 times a second, and once more at the end."""
-
-    def __init__(self, output: Any):
-        self.output = output
-        self.parts: list[str] = []
-        self.notes: list[dict[str, Any]] = []
-        self.status: dict[str, Any] | None = None  # "loading model…": gone once text arrives
-        self.budget = Budget()
-        self.updates = 0
-        output.outputs = ()
-
-    def text(self, delta: str) -> None:
-        self.parts.append(delta)
-        self.status = None
-        if self.budget.take():
-            self._show()
-
-    def start(self) -> None:
-        """Nothing to show until a notice or text arrives."""
-
-    def notice(self, message: str, level: str = "info", *, transient: bool = False,
-               error: bool = False) -> None:
-        color = "#c5221f" if error else "#b06000"
-        line = {"output_type": "display_data", "metadata": {}, "data": {
-            "text/html": f'<div style="color:{color};font-size:0.85em">'
-                         f"{html.escape(message)}</div>",
-            "text/plain": message}}
-        if transient:
-            self.status = line
-        else:
-            self.notes.append(line)
-        self._show()
-
-    def finish(self, record: Any = None, error: Exception | None = None) -> None:
-        """Final render; the footer goes to the panel's stats line, not here."""
-        self.status = None
-        if error is not None:
-            self.notice(str(error), error=True)
-        else:
-            self._show()
-
-    def _show(self) -> None:
-        answer = {"output_type": "display_data", "metadata": {},
-                  "data": bundle("".join(self.parts), "markdown")}
-        status = (self.status,) if self.status else ()
-        self.output.outputs = (*self.notes, *status, answer)
-        self.updates += 1
