@@ -336,7 +336,7 @@ def test_quickstart_streams_into_the_output_area(page, lab):  # browser first: a
     nb = Notebook(page, lab, "quickstart.ipynb")
     nb.run_until("qs-04")
     index = nb.start()  # %%gemma --max-tokens 64 ...: loads the model, then streams
-    answer = nb.cell(index).locator(".jp-OutputArea-output[data-mime-type='text/markdown']").first
+    answer = nb.cell(index).locator(".jp-OutputArea-output[data-mime-type='text/html'] .gm-text").first
     shot: list[Path] = []
 
     def read() -> str:
@@ -473,3 +473,121 @@ def test_comparison_grid_streams_and_fits(page, lab):  # browser first: a skip c
     assert "8/8 done" in nb.cell("cmp-21").locator(".gmc-top").first.inner_text()
     grid_fits(settings_grid)
     shoot(settings_grid, "compare-settings-grid.png", "compare-settings-grid.png")
+
+
+# -- model text is untrusted (design.md): every view shows it literally ----------------------
+
+PAYLOAD = '<img src=x onerror="window.__pwned = (window.__pwned || 0) + 1">'
+HOSTILE = (f"{PAYLOAD} first line\n1. tea costs $3.50 and $4.00\n2. second item"
+           "<start_of_image>\n3. <b>not bold</b> & done")
+SHOWN = HOSTILE.replace("<start_of_image>", "")
+
+
+def hostile_notebook(path: Path) -> list[str]:
+    """A notebook whose emulated providers all answer ``HOSTILE``; returns its cell ids."""
+    setup = (
+        "%load_ext gemma_magics\n"
+        "import os\n"
+        "import gemma_magics as gm\n"
+        "from gemma_magics.emulator import Emulator\n"
+        "emu = Emulator().start()\n"
+        "emu.set_text(" + repr(HOSTILE) + ")\n"
+        "emu.set_latency(per_token=0.03)\n"
+        "os.environ.update(CLOUDFLARE_ACCOUNT_ID='demo', CLOUDFLARE_API_TOKEN='demo',\n"
+        "                  AIMLAPI_API_KEY='demo',\n"
+        "                  GEMMA_MAGICS_CLOUDFLARE_BASE_URL=emu.base_url,\n"
+        "                  GEMMA_MAGICS_AIMLAPI_BASE_URL=emu.base_url + '/v1')\n"
+        "%config GemmaMagics.default_provider = 'cloudflare'"
+    )
+    cells = [
+        ("ut-md", "markdown", "Control: MathJax is on in this page: $x^2$"),
+        ("ut-setup", "code", setup),
+        ("ut-cell", "code", "%%gemma -p cloudflare --max-tokens 100\nRepeat the document."),
+        ("ut-mdopt", "code", "%%gemma -p cloudflare -f markdown --max-tokens 100\nAgain."),
+        ("ut-cmp", "code", "%%gemma_compare -p cloudflare,aimlapi --max-tokens 100 -o runs\n"
+                           "Repeat the document."),
+        ("ut-sbs", "code", "gm.side_by_side(runs)"),
+        ("ut-panel", "code", "panel = gm.panel()\npanel"),
+    ]
+    nb = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    for cell_id, kind, source in cells:
+        cell = {"id": cell_id, "cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(outputs=[], execution_count=None)
+        nb["cells"].append(cell)
+    path.write_text(json.dumps(nb))
+    return [c[0] for c in cells]
+
+
+def literal(locator, what: str) -> str:
+    """The view shows the answer as text: the payload's characters, no <img>, no <b>, no
+    MathJax element, and (checked by the caller) no handler run."""
+    locator.first.wait_for()
+    text = locator.first.inner_text()
+    assert "<img src=x onerror=" in text, f"{what}: the markup is not shown literally:\n{text}"
+    assert "$3.50 and $4.00" in text, f"{what}: the dollars are not shown literally:\n{text}"
+    assert "<b>not bold</b>" in text and "<start_of_image>" not in text, text
+    counts = locator.first.evaluate(
+        "e => ({img: e.querySelectorAll('img[src=x]').length,"
+        " b: [...e.querySelectorAll('b')].filter(b => b.innerText === 'not bold').length,"
+        " math: e.querySelectorAll('mjx-container, .MathJax, math').length})")
+    assert counts == {"img": 0, "b": 0, "math": 0}, f"{what}: rendered as HTML/math: {counts}"
+    return text
+
+
+def pwned(page) -> object:
+    return page.evaluate("() => window.__pwned")
+
+
+def test_hostile_answer_is_shown_literally_in_every_view(page, lab):
+    hostile_notebook(lab.work / "untrusted.ipynb")
+    nb = Notebook(page, lab, "untrusted.ipynb")
+    control = nb.cell("ut-md").locator("mjx-container")
+    control.first.wait_for(timeout=30_000)  # MathJax runs here: the checks below mean something
+    nb.run_until("ut-panel")
+    assert pwned(page) is None, "a handler in a model answer ran"
+
+    # the %%gemma cell (default format) and its copy
+    answer = nb.cell("ut-cell").locator(".gm-text")
+    literal(answer, "%%gemma cell")
+    copied = answer.first.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " const s = getSelection(); s.removeAllRanges(); s.addRange(r);"
+        " const t = s.toString(); s.removeAllRanges(); return t; }")
+    assert copied == SHOWN, f"the copied text differs from the answer:\n{copied!r}"
+    lines = answer.first.evaluate("e => e.getClientRects()[0].height")
+    assert lines > 3 * 14, "the answer's line breaks collapsed"
+    shoot(nb.cell("ut-cell"), "untrusted-answer.png")
+    DOCS.mkdir(exist_ok=True)
+    shutil.copyfile(ARTIFACTS / "untrusted-answer.png", DOCS / "untrusted-answer.png")
+
+    # -f markdown, the opt-in: formatted, still no markup or math of the answer
+    literal(nb.cell("ut-mdopt").locator(
+        ".jp-OutputArea-output[data-mime-type='text/markdown']"), "-f markdown")
+
+    # the live grid of %%gemma_compare, and the side-by-side tables
+    grid = nb.cell("ut-cmp").locator(".gmc-grid")
+    for cell in range(grid.first.locator(".gmc-text").count()):
+        literal(grid.first.locator(".gmc-text").nth(cell), f"grid cell {cell}")
+    literal(nb.cell("ut-cmp").locator(".jp-OutputArea-output").filter(
+        has_text="Answers side by side"), "side-by-side after the compare")
+    literal(nb.cell("ut-sbs").locator(".jp-OutputArea-output"), "side_by_side()")
+
+    # the panel's Run output
+    index = nb.start()
+    nb.wait(index)
+    panel = nb.cell("ut-panel").locator(".jupyter-widgets.widget-vbox").first
+    panel.locator("textarea[placeholder='prompt']").fill("Repeat the document.")
+    stats = panel.locator(".widget-html").last
+    panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Run\s*$")).click()
+    deadline = time.monotonic() + 60
+    while "tokens" not in stats.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "cloudflare" in stats.inner_text(), stats.inner_text()
+    literal(panel.locator(".widget-output .gm-text"), "panel Run output")
+
+    assert pwned(page) is None, "a handler in a model answer ran"
+    print(f"\nhostile answer: literal in cell, -f markdown, {grid.first.locator('.gmc-text').count()}"
+          " grid cells, both side-by-side tables and the panel; window.__pwned undefined")
