@@ -170,7 +170,7 @@ def test_thumbnails_above_the_answer_in_a_kernel(emulator, tmp_path):
         shown = run.of_type("display_data")
         first = shown[0]["content"]["data"]
         assert f'<img src="{PNG_URL}"' in first["text/html"], "thumbnails come first"
-        assert any("Gemma is a family" in m["content"]["data"].get("text/markdown", "")
+        assert any("Gemma is a family" in m["content"]["data"].get("text/plain", "")
                    for m in run.of_type("display_data", "update_display_data"))
     finally:
         kernel.close()

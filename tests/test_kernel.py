@@ -38,7 +38,7 @@ def test_streams_throttled_updates_with_footer(kernel):
                        "'n': out.record.completion_tokens, 'status': out.record.status}))")
     result = json.loads(final.of_type("stream")[0]["content"]["text"])
     assert result["status"] == "ok"
-    last_answer = updates[-1]["content"]["data"]["text/markdown"]
+    last_answer = updates[-1]["content"]["data"]["text/plain"]
     assert last_answer == result["text"], "the final render holds the complete text"
     assert f"→ {result['n']} tokens" in run.text()
     print(f"\n256-token answer: {len(times)} display messages over {span:.2f} s")

@@ -84,7 +84,8 @@ def test_run_streams_into_the_output_and_records_the_call(session):
     completion = p.last
     assert completion is not None and completion.ok and completion.text
     shown = p.output.outputs[-1]["data"]
-    assert shown["text/plain"] == completion.text and "text/markdown" in shown
+    assert shown["text/plain"] == completion.text
+    assert "text/html" in shown and "text/markdown" not in shown
     assert "local · gemma-3-270m" in p.stats.value and "tok/s" in p.stats.value
     (record,) = session.log.records()
     assert (record.temperature, record.max_tokens, record.seed) == (0.3, 6, 11)
