@@ -56,6 +56,22 @@ def load_model(path: str):
     return _loaded[path]
 
 
+def fresh_context(llm: Any) -> None:
+    """Forget everything the context evaluated before, so the next prompt is evaluated from
+    scratch: the same request then gives the same logits, hence the same seeded text,
+    whatever ran before (in this process or another).
+
+    ``Llama.generate`` otherwise compares the new prompt with the tokens still in the
+    context (``_input_ids[:n_tokens]``) and evaluates only the unmatched suffix on top of
+    the old KV cache; a prompt evaluated in two pieces gives numerically different logits
+    than in one batch, so "The sky is" after "The sky is maybe" sampled another text.
+    ``n_tokens = 0`` turns that prefix reuse off; clearing the memory also resets the KV
+    cells' layout (``llama_memory_clear``), which ``reset()`` alone leaves as it was.
+    """
+    llm.reset()  # n_tokens = 0: generate() has no prefix to match
+    llm._ctx.kv_cache_clear()  # llama_memory_clear(mem, data=True)
+
+
 def is_loaded(path: str) -> bool:
     return path in _loaded
 
@@ -145,6 +161,7 @@ class LocalProvider(Provider):
             presence_penalty=p.presence_penalty,
         )
         grammar = self.grammar(request)
+        fresh_context(llm)
         yield Sent()
         if grammar is None:
             tokens = llm.generate(prompt_tokens, **sampling)

@@ -107,9 +107,11 @@ class LazyGrammarSampler:
 def constrained_tokens(llm: Any, prompt_tokens: list[int], grammar: Any,
                        **sampling: Any) -> Iterator[int]:
     """Like ``llm.generate(prompt_tokens, grammar=grammar, **sampling)``, yielding tokens."""
+    from .local import fresh_context
+
     sampler = LazyGrammarSampler(llm, grammar, **sampling)
     try:
-        llm.reset()
+        fresh_context(llm)
         llm.eval(prompt_tokens)
         while True:
             pointer = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
