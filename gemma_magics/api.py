@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .completion import Completion
 from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
-from .params import Params, resolve
+from .params import Params, check_seed, resolve
 from .providers import make_provider
 from .providers.base import Provider, Request, gemma_template
 from .recorder import Recorder, error_of
@@ -93,6 +93,7 @@ def prepare(
     model_info = info.model(model)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
     effective, warnings = resolve(given.merged_over(session.params), model_info)
+    check_seed(effective, info.kind, f"{name} {model_info.id}")
     output = output_spec(json, schema)
     if output is not None and response_format is None:
         response_format = output.response_format

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ValidationError
 from .events import Event, Finish, Notice, Sent, TextDelta, ToolCall, Usage
+from .params import reproducible_seed
 from .providers.base import Provider, Request
 from .records import Record, RecordLog
 
@@ -57,10 +58,11 @@ def default_mode(session: Session) -> str:
     return mode or mode_of(session.config.setting("cache")) or OFF
 
 
-def cacheable(request: Request) -> bool:
-    """Deterministic requests only: a seed, or temperature 0."""
+def cacheable(request: Request, kind: str | None = None) -> bool:
+    """Deterministic requests only: a reproducible seed (not llama.cpp's "random" value on
+    the local model), or temperature 0."""
     p = request.params
-    return p.seed is not None or p.temperature == 0
+    return reproducible_seed(p.seed, kind or "") or p.temperature == 0
 
 
 def apply(call: PreparedCall, value: bool | str | None) -> None:
@@ -68,7 +70,7 @@ def apply(call: PreparedCall, value: bool | str | None) -> None:
     mode = mode_of(value) or default_mode(call.session)
     if mode == OFF:
         return
-    if mode == ON and not cacheable(call.request):
+    if mode == ON and not cacheable(call.request, call.provider.info.kind):
         call.notices.append(Notice(
             f"not cached: no seed at temperature {call.request.params.temperature:g} "
             "(set --seed, or use --cache force)", "info"))

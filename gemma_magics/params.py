@@ -107,5 +107,24 @@ def resolve(params: Params, model: ModelInfo) -> tuple[Params, list[str]]:
     return Params(**values), warnings
 
 
+#: llama.cpp's ``LLAMA_DEFAULT_SEED`` (0xFFFFFFFF): "pick a random seed", not a seed.
+LLAMA_RANDOM_SEED = 4294967295
+
+
+def reproducible_seed(seed: int | None, kind: str) -> bool:
+    """Whether ``seed`` fixes the sampled text on a backend of ``kind``."""
+    return seed is not None and not (kind == "local" and seed == LLAMA_RANDOM_SEED)
+
+
+def check_seed(params: Params, kind: str, where: str) -> None:
+    """Refuse a seed the backend treats as "random" (one line, before anything is sent)."""
+    if params.seed is not None and not reproducible_seed(params.seed, kind):
+        raise ValidationError(
+            f"seed={params.seed} is llama.cpp's 'random seed' value for {where}: every call "
+            "would sample different text",
+            fix=f"use a seed from 0 to {LLAMA_RANDOM_SEED - 1}, or leave seed unset for random",
+        )
+
+
 def field_names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(Params))

@@ -152,3 +152,34 @@ def test_local_model_answers_are_cached(session):
     second = gm.generate("Red, green and", "local", max_tokens=4, seed=5, cache=True)
     assert second.record.cached and second.text == first.text
     assert second.record.latency_s < first.record.latency_s
+
+
+def test_llama_random_seed_is_refused_for_the_local_model_before_anything_runs(session):
+    from gemma_magics.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        gm.generate("Red, green and", "local", max_tokens=4, seed=4294967295, cache=True)
+    message = str(caught.value)
+    assert "4294967295" in message and "random" in message
+    assert "\n" not in message and caught.value.fix
+    assert "4294967294" in caught.value.fix
+    assert len(session.log) == 0  # refused in prepare(): nothing sent, nothing recorded
+    with pytest.raises(ValidationError):
+        gm.compare("Red, green and", providers="local", seed=[1, 4294967295], display=False,
+                   session=session)
+    assert len(session.log) == 0
+
+
+def test_only_reproducible_seeds_are_cacheable():
+    from gemma_magics.catalog import ModelInfo
+    from gemma_magics.params import Params
+    from gemma_magics.providers.base import Request
+
+    def request(**params):
+        return Request("Hi", Params(**{"temperature": 0.7, **params}), ModelInfo("x", "m"))
+
+    assert not cache.cacheable(request(seed=4294967295), "local")
+    assert cache.cacheable(request(seed=4294967294), "local")
+    assert cache.cacheable(request(seed=4294967295), "openai")  # just a number there
+    assert not cache.cacheable(request(), "local")
+    assert cache.cacheable(request(temperature=0), "local")
