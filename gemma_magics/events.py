@@ -1,22 +1,38 @@
 """The typed events every provider's stream is turned into.
 
 Everything above ``providers/`` sees only these, whatever the wire format was.
+
+Every event carries ``at``: the ``time.perf_counter()`` reading taken when it was created,
+in the thread that produced it (the local model's worker thread included). The metrics
+(see :mod:`gemma_magics.recorder`) are computed from these stamps, never from when a
+consumer (an event loop, a display) got round to the event.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 UsageSource = Literal["provider", "counted", "estimated"]
 
 
+def _stamp() -> Any:
+    """The production-time field of every event (not compared, not shown)."""
+    return field(default_factory=time.perf_counter, compare=False, repr=False, kw_only=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """The request leaves now: the clock for ``ttft_s`` and ``latency_s`` starts here.
 
-    Providers emit it after local preparation (loading a model, tokenizing), once per call.
+    Providers emit it after local preparation (loading a model, tokenizing), once per call
+    (again on a retry). ``wall`` is the same moment on the wall clock: the record's
+    ``timestamp``.
     """
+
+    at: float = _stamp()
+    wall: float = field(default_factory=time.time, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +40,7 @@ class TextDelta:
     """A piece of answer text, in order."""
 
     text: str
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +50,7 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +61,7 @@ class Usage:
     completion_tokens: int | None = None
     total_tokens: int | None = None
     source: UsageSource = "provider"
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,7 @@ class Finish:
     """The answer ended normally; ``reason`` as the provider named it ("stop", "length"...)."""
 
     reason: str | None = None
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +77,7 @@ class StructuredOutput:
     """A provider returned a JSON object directly (Workers AI JSON mode)."""
 
     value: Any
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,7 @@ class Notice:
 
     message: str
     level: Literal["info", "warning"] = "info"
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +96,7 @@ class Retrying:
     attempt: int
     wait_s: float
     error: Exception
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +107,7 @@ class ErrorEvent:
     """
 
     error: Exception
+    at: float = _stamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +115,7 @@ class Done:
     """Emitted by :func:`gemma_magics.stream` after the call was recorded; carries the result."""
 
     completion: Any  # gemma_magics.api.Completion
+    at: float = _stamp()
 
 
 Event = (

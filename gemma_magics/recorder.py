@@ -1,7 +1,10 @@
 """Turns a call's stream of events into its :class:`~gemma_magics.records.Record`.
 
-The metric definitions live here and only here:
+The metric definitions live here and only here, for every path (cell, API, compare,
+panel). Times are the events' own ``at`` stamps, taken where each event was produced (the
+local model's worker thread included), never when a consumer got to it:
 
+- ``timestamp``: when the call was sent (:class:`Sent`), not when it was planned or consumed;
 - ``latency_s``: from just before the request is sent to the last byte of the answer;
 - ``ttft_s``: from the same start to the first non-empty text delta;
 - ``tokens_per_s``: ``completion_tokens / (latency_s - ttft_s)``, the decode rate; NaN when
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from . import tokens
@@ -49,6 +53,7 @@ class Recorder:
         self.error: Exception | None = None
         self.start = time.perf_counter()
         self.first_text_at: float | None = None
+        self.last_at: float | None = None  # the latest provider event's production stamp
         self.end: float | None = None
         self._sent = False
         self._quick = False  # estimate token counts rather than wait for the tokenizer
@@ -58,15 +63,20 @@ class Recorder:
         return "".join(self.parts)
 
     def restart_clock(self) -> None:
-        """Start timing now; a provider's :class:`Sent` event moves the start later."""
+        """The call starts now (it was planned earlier, or waited for a slot): the clock and
+        the record's timestamp start here; a provider's :class:`Sent` moves both later."""
         self.start = time.perf_counter()
+        self.record.timestamp = _iso(time.time())
 
     def add(self, event: Any) -> None:
         kind = type(event)
+        at = getattr(event, "at", None)
+        if at is not None and self._sent:
+            self.last_at = at
         if kind is TextDelta:
             if event.text:
                 if self.first_text_at is None:
-                    self.first_text_at = time.perf_counter()
+                    self.first_text_at = at if at is not None else time.perf_counter()
                 self.parts.append(event.text)
         elif kind is Usage:
             if event.completion_tokens or event.prompt_tokens:
@@ -74,7 +84,9 @@ class Recorder:
         elif kind is Sent:
             if not self._sent:  # retries keep the first send as the start
                 self._sent = True
-                self.start = time.perf_counter()
+                self.start = event.at
+                self.last_at = event.at
+                self.record.timestamp = _iso(event.wall)
         elif kind is Finish:
             self.record.finish_reason = event.reason
         elif kind is ToolCall:
@@ -90,7 +102,10 @@ class Recorder:
     def finish(self, *, interrupted: bool = False, secrets: list[str] = ()) -> Record:
         """Fill timing, usage, cost and status; idempotent."""
         if self.end is None:
-            self.end = time.perf_counter()
+            # the last byte: the provider's last event, as stamped where it was produced (on
+            # Ctrl-C, now: the call lasted until it was stopped)
+            last = self.last_at if not interrupted else None
+            self.end = last if last is not None else time.perf_counter()
         rec = self.record
         rec.response = self.text
         if self.structured is not None and not rec.response:
@@ -157,6 +172,10 @@ class Recorder:
         if self._quick:
             return tokens.estimate(text) + (1 if add_bos and text else 0), "estimated"
         return tokens.count(text, add_bos=add_bos)
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, timezone.utc).isoformat()
 
 
 def scrub_error(error: BaseException, secrets: list[str]) -> None:
