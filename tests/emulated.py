@@ -54,3 +54,25 @@ def point_at(emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 def last_body(emu: Emulator) -> dict:
     """The JSON body of the last request the emulator received."""
     return emu.requests[-1].body
+
+
+def _span(request) -> tuple[float, float | None]:
+    if isinstance(request, dict):
+        return request["time"], request.get("finished")
+    return request.time, request.finished
+
+
+def peak_overlap(requests) -> int:
+    """The most requests the emulator held at once, from its own arrival and finish stamps
+    (server side, so independent of how fast the client or the machine is). Accepts
+    :class:`RecordedRequest` objects or the dicts ``RemoteEmulator.requests`` returns."""
+    edges = []
+    for request in requests:
+        start, end = _span(request)
+        assert end is not None, "a request the emulator never finished"
+        edges += [(start, 1), (end, -1)]
+    level = peak = 0
+    for _, step in sorted(edges):  # an end and a start at the same instant: the end first
+        level += step
+        peak = max(peak, level)
+    return peak

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from emulated import peak_overlap
 
 from gemma_magics.comparison import compare
 from gemma_magics.emulator import Emulator, Fault, RemoteEmulator, start_emulator_process
@@ -62,58 +63,63 @@ def emu_process(session, monkeypatch):
         proc.wait(10)
 
 
-def test_32_runs_at_concurrency_8_take_about_four_latencies(session, emu_process):
-    """The timing is the best of up to five tries: other work on the machine only slows it.
-    Were runs not concurrent it would take 32 × 0.3 = 9.6 s."""
+def test_32_runs_at_concurrency_8_run_eight_at_a_time(session, emu_process):
+    """The emulator's own arrival/finish stamps show eight requests held at once (were runs
+    not concurrent: one), and the comparison's timeline never more than eight. No speed
+    claim: how fast this goes is benchmarks/compare_concurrency.py's business."""
     grid = {"temperature": [0.2, 0.9], "seed": [1, 2]}
     compare("warm up", providers="openai", repeats=8, display=False)  # imports, first sockets
-    ideal = 4 * LATENCY
-    walls = []
-    for _ in range(5):
-        df = compare("Write a haiku about gradient descent.", providers=["openai", "aimlapi"],
-                     grid=grid, repeats=4, concurrency=8, max_tokens=8, display=False)
-        walls.append(df.attrs["compare"]["wall_s"])
-        if walls[-1] <= 1.25 * ideal:
-            break
-    wall = min(walls)
+    df = compare("Write a haiku about gradient descent.", providers=["openai", "aimlapi"],
+                 grid=grid, repeats=4, concurrency=8, max_tokens=8, display=False)
     assert len(df) == 32 and (df["status"] == "ok").all()
     assert df["variant"].nunique() == 8
     assert set(df["temperature"]) == {0.2, 0.9} and set(df["seed"]) == {1, 2}
-    assert wall <= 1.25 * ideal, f"{wall:.2f} s for 32 runs, ideal {ideal:.2f} s"
-    assert max_in_flight(df.attrs["compare"]["timeline"]) <= 8
+    assert max_in_flight(df.attrs["compare"]["timeline"]) <= 8  # the limiter held its slots
     sent = [r for r in emu_process.requests if r["path"].endswith("/completions")]
-    assert len(sent) == 8 + 32 * len(walls)
+    assert len(sent) == 8 + 32
+    # each request is held >= 0.3 s: 8 at once means the first wave went out together
+    assert peak_overlap(sent[8:]) >= 8, peak_overlap(sent[8:])
+    # follows from the schedule: 32 runs of >= 0.3 s on 8 slots need >= 4 latencies
+    assert df.attrs["compare"]["wall_s"] >= 4 * LATENCY
     logged = session.log.dataframe()
     assert set(df["run_id"]) <= set(logged["run_id"]) and len(logged) == len(sent)
 
 
 def test_a_rate_limited_provider_does_not_delay_the_other(session, monkeypatch):
-    """aimlapi answers its next four requests at once with 429 (retry after 0.6 s); openai
-    is healthy. Runs are interleaved aimlapi, openai, aimlapi... with 4 slots. Had aimlapi's
-    queued runs kept taking slots, they would all sit in retry waits and openai would stall
-    (its last run would end after ~1.5 s instead of ~0.9 s)."""
+    """aimlapi answers its first two requests with 429 (retry after 2 s); openai is
+    healthy. Runs are interleaved aimlapi, openai, aimlapi... with 4 slots. The two aimlapi
+    runs retrying hold two slots; aimlapi's queued runs must hold none while it is paused,
+    so openai's six runs go through the other two slots (3 waves of 0.3 s) and are all
+    answered before aimlapi sends anything again. Order only, from the emulators' stamps."""
+    pause = 2.0
     with Emulator(first_byte_latency=LATENCY, answer_tokens=8) as limited, \
             Emulator(first_byte_latency=LATENCY, answer_tokens=8) as healthy:
         monkeypatch.setenv("GEMMA_MAGICS_AIMLAPI_BASE_URL", limited.openai_base_url)
         monkeypatch.setenv("GEMMA_MAGICS_OPENAI_BASE_URL", healthy.openai_base_url)
         monkeypatch.setenv("AIMLAPI_API_KEY", "k")
         monkeypatch.setenv("OPENAI_API_KEY", "k")
-        limited.inject(Fault(status=429, headers={"retry-after-ms": "600"},
-                             delay_before_first_byte=0.02), count=4)
+        limited.inject(Fault(status=429, headers={"retry-after-ms": str(int(pause * 1000))},
+                             delay_before_first_byte=0.02), count=2)
         df = compare("hello", providers=["aimlapi", "openai"], repeats=6, concurrency=4,
                      display=False)
 
     assert (df["status"] == "ok").all(), df[["provider", "status", "error"]]
-    timeline = {row["run_id"]: row for row in df.attrs["compare"]["timeline"]}
-    first = min(row["started_s"] for row in timeline.values())
-    openai_done = max(timeline[r]["finished_s"] for r in df.loc[df.provider == "openai",
-                                                                   "run_id"]) - first
-    # 6 openai runs on the 2 slots aimlapi does not hold: 3 waves of 0.3 s
-    assert openai_done < 1.25, f"openai finished after {openai_done:.2f} s"
-    assert df.loc[df.provider == "aimlapi", "retries"].sum() >= 2
-    # aimlapi was paused: after the first two 429s nothing was sent until Retry-After
-    sent = sorted(r.time for r in chat_requests(limited))
-    assert sent[1] - sent[0] < 0.1 and sent[2] - sent[1] > 0.55, sent
+    assert df.loc[df.provider == "aimlapi", "retries"].sum() == 2
+    assert max_in_flight(df.attrs["compare"]["timeline"]) <= 4
+    sent = sorted(chat_requests(limited), key=lambda r: r.time)
+    assert [bool(r.fault) for r in sent[:2]] == [True, True]
+    # aimlapi was paused: no 429 can reach the client before its request arrived + 0.02 s,
+    # so until that + Retry-After nothing may arrive but the two runs admitted at the start
+    # (a retry waits for its own 429, a queued run for the provider's pause)
+    paused_from = min(r.time for r in sent if r.fault) + 0.02
+    early = [r for r in sent if r.time < paused_from + pause]
+    assert len(early) <= 2, [round(r.time - paused_from, 3) for r in sent]
+    # openai did not wait for aimlapi: its six answers were all written before aimlapi's
+    # first request after the pause arrived (ideally ~0.9 s against >= 2 s)
+    answered = chat_requests(healthy)
+    assert len(answered) == 6
+    openai_done = max(r.finished for r in answered)
+    assert openai_done < sent[2].time, (openai_done - paused_from, sent[2].time - paused_from)
 
 
 def test_a_failing_run_leaves_the_other_31_intact(session, emu):
@@ -169,11 +175,16 @@ def test_interrupt_cancels_everything_and_records_partial_runs(session, emu, cap
     elapsed = time.perf_counter() - started
     timer.cancel()
 
-    assert elapsed < 3, "the interrupt should stop the runs at once, not after 20 s"
+    # a run would end by itself after 400 x 0.05 = 20 s: stopping well before that is the
+    # interrupt's doing (the bound is generous: ~0.1 s here, at a tenth of the speed ~1 s)
+    assert elapsed < 15, "the interrupt should stop the runs at once, not after 20 s"
     records = session.log.records()
     assert len(records) == 8  # the runs in flight; the 8 queued never started
+    assert len(chat_requests(emu)) == 8  # ... and were never sent
     assert {r.status for r in records} == {"interrupted"}
-    assert all(r.response and r.latency_s < 3 for r in records)
+    full = 400  # tokens a run would have streamed
+    assert all(r.response and len(r.response.split()) < full for r in records)
+    assert all(r.latency_s < 15 for r in records)
     assert pending_tasks() == 0  # every run task wound down on the background loop
     assert not [r for r in caplog.records if "destroyed" in r.getMessage()
                 or "never awaited" in r.getMessage()]
@@ -311,7 +322,7 @@ os.environ.update(GEMMA_MAGICS_OPENAI_BASE_URL=emu.openai_base_url, OPENAI_API_K
 set_session(Session(config=Config(), db_path=":memory:"))
 df = compare("Write a haiku.", providers=["openai", "aimlapi"],
              grid={"temperature": [0.2, 0.9]}, repeats=2)
-print("RESULT", len(df), (df.status == "ok").sum(), round(df.attrs["compare"]["wall_s"], 3))
+print("RESULT", len(df), (df.status == "ok").sum(), repr(df.attrs["compare"]["wall_s"]))
 """
 
 
@@ -363,7 +374,8 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
 
     assert [m["content"]["ename"] for m in stopped if m["msg_type"] == "error"] \
         == ["KeyboardInterrupt"]
-    assert stop_s < 6, f"runs take 20 s each; stopping took {stop_s:.1f} s"
+    # runs would end by themselves after 20 s; far less means the interrupt stopped them
+    assert stop_s < 15, f"runs take 20 s each; stopping took {stop_s:.1f} s"
     last_grid = [m for m in stopped if m["msg_type"] == "update_display_data"][-1]
     assert "4 interrupted" in last_grid["content"]["data"]["text/html"]
     status = "".join(m["content"].get("text", "") for m in counted if m["msg_type"] == "stream")
@@ -379,6 +391,11 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
     shown = [m for m in messages if m["msg_type"] == "display_data"]
     grid_id = shown[0]["content"]["transient"]["display_id"]
     assert all(m["content"]["transient"]["display_id"] == grid_id for m in updates)
+    # The grid's Budget lets a non-forced message through only >= 1/20 s (its own
+    # perf_counter) after the previous one, and every non-forced one is taken inside the
+    # loop that ``wall_s`` times on that same clock: at most 20 * wall + 1 of them, plus the
+    # one forced final draw. Whatever the machine's speed, this cannot be exceeded unless
+    # the throttle is broken; a slow machine only makes ``wall`` longer.
     assert 3 <= len(updates) <= 20 * float(wall) + 2, (len(updates), wall)
     final = updates[-1]["content"]["data"]["text/html"]
     assert final.count("✓") == 8 and "8/8 done" in final

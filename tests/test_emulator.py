@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from emulated import peak_overlap
 from httpx_sse import connect_sse
 
 from gemma_magics.emulator import (
@@ -443,12 +444,13 @@ def test_fault_drop_connection(emu, client):
 
 
 def test_fault_hang_triggers_read_timeout(emu):
-    emu.inject(Fault(hang=2.0))
-    start = time.monotonic()
+    # the hang ends in a dropped connection (RemoteProtocolError) after 30 s: a ReadTimeout
+    # means the client's 0.3 s timeout fired while the server was still hanging
+    emu.inject(Fault(hang=30.0))
     with httpx.Client(headers=AUTH, timeout=httpx.Timeout(5, read=0.3)) as c:
         with pytest.raises(httpx.ReadTimeout):
             c.post(oa(emu), json={"model": "m", "messages": CHAT})
-        assert time.monotonic() - start < 1.5
+        assert emu.state.in_flight >= 1  # still hanging on the server's side
         assert c.post(oa(emu), json={"model": "m", "messages": CHAT}).status_code == 200
 
 
@@ -459,16 +461,17 @@ def test_fault_delays_are_measurable(emu, client):
     with client.stream("POST", oa(emu), json=body) as r:
         first_byte = time.monotonic() - start
         r.read()
-    assert 0.3 <= first_byte < 1.0
+    assert first_byte >= 0.3
     emu.inject(Fault(token_delay=0.06))
     stamps = []
     with connect_sse(client, "POST", oa(emu), json=body) as source:
         for _ in source.iter_sse():
             stamps.append(time.monotonic())
     assert stamps[4] - stamps[0] >= 4 * 0.06 - 0.01
-    start = time.monotonic()
     client.post(oa(emu), json=body)
-    assert time.monotonic() - start < 0.2  # faults were consumed: fast again
+    # faults were consumed: the third request got none
+    assert [r.fault is not None for r in emu.requests] == [True, True, False]
+    assert emu.pending_faults() == []
 
 
 def test_set_latency(emu, client):
@@ -612,11 +615,12 @@ def test_concurrent_requests_overlap(emu, client):
     def one(_):
         return client.post(oa(emu), json={"model": "m", "messages": CHAT}).status_code
 
-    start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(one, range(16)))
     assert codes == [200] * 16
-    assert time.monotonic() - start < 1.2  # two waves of 0.3 s, not sixteen
+    # the server held all eight clients' requests at once (one at a time were it serial);
+    # each is held >= 0.3 s, so the eight need only get their requests out within that
+    assert peak_overlap(emu.requests) >= 8
     assert len({r.peer for r in emu.requests}) <= 8  # pooled connections, reused
 
 
@@ -627,9 +631,9 @@ def test_keep_alive_reuses_one_connection(emu, client):
     assert len({r.peer for r in emu.requests}) == 1
 
 
-def test_twenty_thousand_frames_stream_fast(emu, client):
+def test_twenty_thousand_frames_all_arrive(emu, client):
+    """How fast is benchmarks/b2_stream.py's question; here: every frame arrives, parses."""
     emu.set_text(None, answer_tokens=20_000)
-    start = time.monotonic()
     count = 0
     body = {"model": "m", "messages": CHAT, "stream": True}
     with connect_sse(client, "POST", oa(emu), json=body) as source:
@@ -638,7 +642,6 @@ def test_twenty_thousand_frames_stream_fast(emu, client):
                 json.loads(event.data)
                 count += 1
     assert count == 20_001
-    assert time.monotonic() - start < 10
 
 
 def test_loopback_only():
@@ -649,13 +652,14 @@ def test_loopback_only():
 # --- separate process -----------------------------------------------------------------
 
 def test_cli_process_answers_and_exits_when_idle():
-    proc, url = start_emulator_process(idle_timeout=1.0)
+    # idle 3 s: the first request must come within that of the start, even on a busy machine
+    proc, url = start_emulator_process(idle_timeout=3.0)
     try:
         assert url.startswith("http://127.0.0.1:")
         r = httpx.post(url + "/v1/chat/completions", headers=AUTH,
                        json={"model": "m", "messages": CHAT, "max_tokens": 2})
         assert r.json()["choices"][0]["message"]["content"] == "".join(WORDS[:2])
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -665,7 +669,7 @@ def test_cli_process_answers_and_exits_when_idle():
 def test_cli_process_max_seconds():
     proc, _ = start_emulator_process(idle_timeout=0, max_seconds=0.5)
     try:
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -697,7 +701,7 @@ def test_cli_process_exits_when_parent_dies():
         assert httpx.get(url + "/_emulator/health").json() == {"ok": True}
         parent.kill()
         parent.wait()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not _gone(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _gone(pid)

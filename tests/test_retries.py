@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import socket
 import time
 
@@ -38,34 +39,46 @@ def test_retry_after_seconds_is_honoured(hosted, emu):
     [retry] = retries(events)
     assert retry.wait_s == 1.0 and retry.attempt == 1
     assert isinstance(retry.error, errors.RateLimitError)
-    assert 1.0 <= elapsed < 1.8
-    gap = emu.requests[1].time - emu.requests[0].time
-    assert 0.95 <= gap < 1.6  # measured on the server's side too
+    assert elapsed >= 1.0  # it waited what it was told (and more on a slow machine)
+    # on the server's side too: the retry arrived >= 1 s after the first request did
+    assert emu.requests[1].time - emu.requests[0].time >= 1.0
     assert completion.record.retries == 1 and completion.record.status == "ok"
 
 
 def test_retry_after_ms_wins_over_retry_after(hosted, emu):
     emu.set_text(ANSWER)
     emu.inject(Fault.preset("rate_limit_ms"))  # retry-after-ms: 100, Retry-After: 30
-    events, completion, elapsed = run("openai", hosted)
+    events, completion, _ = run("openai", hosted)
     assert retries(events)[0].wait_s == pytest.approx(0.1)
-    assert elapsed < 1.0 and completion.text == ANSWER
+    assert completion.text == ANSWER
+    gap = emu.requests[1].time - emu.requests[0].time
+    assert 0.1 <= gap < 10  # 0.1 s as told; nowhere near Retry-After's 30 s
 
 
 def test_retry_after_as_http_date(hosted, emu):
     emu.set_text(ANSWER)
-    emu.inject(Fault(status=503, headers={"Retry-After": retry_after_date(2)}))
+    date = retry_after_date(3)
+    emu.inject(Fault(status=503, headers={"Retry-After": date}))
     events, completion, _ = run("openai", hosted)
-    assert 0.5 <= retries(events)[0].wait_s <= 2.0  # the date has one-second resolution
+    ended = time.time()
+    # the wait is the date minus the moment the client read the 429, which lies between
+    # the request's arrival at the server and the end of the call: bounds that hold at any
+    # speed (the date has one-second resolution, so it lies 2 to 3 s ahead of the inject)
+    target = email.utils.parsedate_to_datetime(date).timestamp()
+    wait = retries(events)[0].wait_s
+    assert max(0.0, target - ended) - 0.01 <= wait <= target - emu.requests[0].time + 0.01
+    assert emu.requests[1].time - emu.requests[0].time >= wait  # and it was waited
     assert completion.text == ANSWER
 
 
 def test_retry_after_over_60_s_falls_back_to_backoff(hosted, emu):
     emu.set_text(ANSWER)
     emu.inject(Fault(status=429, headers={"Retry-After": "3600"}))
-    events, completion, elapsed = run("openai", hosted)
+    events, completion, _ = run("openai", hosted)
     assert 0.5 <= retries(events)[0].wait_s <= 1.0  # first backoff step, with jitter
-    assert elapsed < 2 and completion.text == ANSWER
+    assert completion.text == ANSWER
+    gap = emu.requests[1].time - emu.requests[0].time
+    assert 0.5 <= gap < 60  # the backoff was waited, not the 3600 s the server asked for
 
 
 def test_backoff_grows_between_retries(hosted, emu):
@@ -181,11 +194,11 @@ def test_read_timeout_before_any_byte(hosted, emu, monkeypatch):
     monkeypatch.setenv("GEMMA_MAGICS_READ_TIMEOUT", "0.3")
     monkeypatch.setenv("GEMMA_MAGICS_MAX_RETRIES", "0")
     hosted.config.reload()
-    emu.inject(Fault(hang=5))
+    emu.inject(Fault(hang=60))
     events, completion, elapsed = run("openai", hosted)
     assert isinstance(completion.error, errors.APITimeoutError)
     assert "read timeout of 0.3 s" in str(completion.error)
-    assert elapsed < 2
+    assert elapsed < 30  # the 0.3 s timeout ended it, not the server's 60 s hang
 
 
 def test_read_timeout_mid_stream_keeps_the_text(hosted, emu, monkeypatch):
@@ -193,10 +206,10 @@ def test_read_timeout_mid_stream_keeps_the_text(hosted, emu, monkeypatch):
     hosted.config.reload()
     emu.set_text(ANSWER)
     emu.inject(Fault(token_delay=2))
-    events, completion, elapsed = run("openai", hosted)
+    events, completion, _ = run("openai", hosted)
     assert isinstance(completion.error, errors.StreamError)
+    # the rest of the answer was 2 s a token away: only the timeout cuts it here
     assert completion.text == "Retried " and len(emu.requests) == 1
-    assert elapsed < 2
 
 
 def test_async_retry_after_is_honoured(hosted, emu):
@@ -209,7 +222,8 @@ def test_async_retry_after_is_honoured(hosted, emu):
         return events, time.perf_counter() - start
 
     events, elapsed = asyncio.run(go())
-    assert retries(events)[0].wait_s == 1.0 and 1.0 <= elapsed < 1.8
+    assert retries(events)[0].wait_s == 1.0 and elapsed >= 1.0
+    assert emu.requests[1].time - emu.requests[0].time >= 1.0
     assert events[-1].completion.text == ANSWER
 
 

@@ -19,7 +19,9 @@ class RecordedRequest:
     """One request as received: ``body`` is the parsed JSON (None if absent or not JSON,
     then ``raw_body`` holds its text), ``headers`` has secrets replaced by "REDACTED",
     ``fault`` labels the fault applied, ``peer`` is the client's "host:port" (one per
-    connection, so pooling shows as repeated peers)."""
+    connection, so pooling shows as repeated peers). ``time`` is when the request was read
+    and ``finished`` when its answer was written or abandoned (both ``time.time()``, server
+    side: from them tests see which requests overlapped and in what order they came)."""
 
     method: str
     path: str
@@ -28,6 +30,7 @@ class RecordedRequest:
     raw_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+    finished: float | None = None
     fault: str | None = None
     peer: str = ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from typing import Any
 
 from . import control, routes
@@ -105,7 +106,10 @@ class Responder:
         fault = fault or self.state.faults.next_for(ex.path)
         if fault is not None:
             record.fault = fault.label
-        _Answer(ex, route, fault, settings, self.state, body).run()
+        try:
+            _Answer(ex, route, fault, settings, self.state, body).run()
+        finally:
+            record.finished = time.time()
 
 
 class _Answer:

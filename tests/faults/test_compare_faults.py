@@ -51,15 +51,24 @@ def test_a_provider_failing_every_run_still_gets_its_tables(hosted):
 def test_a_rate_limit_pause_follows_the_server():
     """Retry-After: 0 means "now": the provider's limit halves but nothing waits. Without
     a Retry-After the pause is a backoff."""
+    def pause_after(retry_after):
+        """The pause a 429 sets, and how much time passed around the reading of it: the
+        limiter's clock moves on between ``throttled`` and ``paused``, by however long a
+        busy machine takes, so the pause is known to within that and no better."""
+        before = time.monotonic()
+        limiter.throttled(retry_after)
+        paused = limiter.paused()
+        return paused, time.monotonic() - before
+
     limiter = ProviderLimiter("p", 8)
     limiter.active = 8
-    limiter.throttled(0.0)
-    assert limiter.limit == 4 and limiter.paused() == 0
-    limiter.throttled(None)
+    paused, _ = pause_after(0.0)
+    assert limiter.limit == 4 and paused == 0
+    paused, took = pause_after(None)
     assert limiter.limit == 2
-    assert BACKOFF_START_S - 0.05 < limiter.paused() <= BACKOFF_START_S
-    limiter.throttled(2.5)
-    assert 2.4 < limiter.paused() <= 2.5
+    assert BACKOFF_START_S - took <= paused <= BACKOFF_START_S
+    paused, took = pause_after(2.5)
+    assert 2.5 - took <= paused <= 2.5
 
 
 def test_an_unusable_log_stops_the_call_before_anything_is_sent(ip, hosted, tmp_path):
@@ -79,6 +88,5 @@ def test_an_unusable_log_stops_the_call_before_anything_is_sent(ip, hosted, tmp_
     with pytest.raises(UsageError, match="cannot keep the record log"):
         ip.run_cell_magic("gemma", "-p openai", "Hi")
     assert emu.requests == []  # nothing was sent, so nothing went unrecorded
-    started = time.perf_counter()
     assert gm.generate("Hi", "openai", session=session).text  # a good log works
-    assert time.perf_counter() - started < 5
+    assert len(emu.requests) == 1
