@@ -75,8 +75,8 @@ def test_show_save_reset_load(shell, emu, tmp_path, capsys):
     capsys.readouterr()
     shell.run_cell("%gemma chat show plan")
     out = capsys.readouterr().out
-    assert "**chat plan** · 1 turns" in out and "*system:* Be kind." in out
-    assert "**user:** Help me plan.\n\n**model:** Sure." in out
+    assert "chat plan · 1 turns" in out and "system: Be kind." in out
+    assert "user: Help me plan.\n\nmodel: Sure." in out
     shell.run_cell("%gemma chat save plan")
     saved = json.loads((tmp_path / "plan.chat.json").read_text())
     assert saved["format"] == "gemma_magics.chat/1" and saved["system"] == "Be kind."
@@ -123,7 +123,7 @@ def test_replay_from_the_magic(shell, emu, capsys):
     capsys.readouterr()
     shell.run_cell("%gemma chat replay t -p aimlapi --max-tokens 5")
     out = capsys.readouterr().out
-    assert "**user:** Q1" in out and "**user:** Q2" in out
+    assert "user: Q1" in out and "user: Q2" in out
     assert "replayed 2 turns into chat 't@aimlapi'" in out
     assert emu.requests[-1].path == "/aimlapi/v1/chat/completions"
     assert last_body(emu)["max_tokens"] == 5
