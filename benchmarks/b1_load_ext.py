@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from .common import isolated_env, result, scratch, spread
+from benchmarks.common import isolated_env, result, scratch, spread
 
 TARGET_S = 0.10
 PAIRS = {"full": 30, "smoke": 2}

@@ -22,7 +22,7 @@ import json
 import sys
 import time
 
-from .common import emulator_process, openai_on, result, scratch, spread
+from benchmarks.common import emulator_process, openai_on, result, scratch, spread
 
 TARGET = 0.8
 SIZES = {"full": (20_000, 9), "smoke": (500, 1)}  # frames, rounds

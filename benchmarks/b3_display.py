@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import emulator_process, isolated_env, result, scratch
+from benchmarks.common import emulator_process, isolated_env, result, scratch
 
 TARGET = 25.0
 SIZES = {"full": (10_000, 0.0005), "smoke": (200, 0.002)}  # tokens, per-token delay (s)
@@ -30,9 +30,8 @@ PROMPT = "Write a very long essay about open models."
 
 
 def run(size: str = "full") -> dict:
+    from benchmarks.kernel import Kernel
     from gemma_magics.emulator.text import scripted_tokens
-
-    from .kernel import Kernel
 
     tokens, delay = SIZES[size]
     expected = "".join(scripted_tokens(None, tokens))

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import result
+from benchmarks.common import result
 
 TARGET = 1.15
 
 
 def run(size: str = "full") -> dict:
-    from . import compare_concurrency
+    from benchmarks import compare_concurrency
 
     raw = compare_concurrency.run(size)
     ratio = float(raw["ratio"])

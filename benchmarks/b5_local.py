@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-from .common import patched_environ, result, scratch, spread
+from benchmarks.common import patched_environ, result, scratch, spread
 
 TARGET = 0.95
 SIZES = {"full": (256, 4), "smoke": (16, 1)}  # tokens, rounds (2 runs per side per round)
@@ -52,9 +52,8 @@ def _measure(tokens: int, rounds: int) -> dict:
     from IPython.core.interactiveshell import InteractiveShell
     from llama_cpp import Llama
 
-    from gemma_magics import local_model
     from gemma_magics.config import Config
-    from gemma_magics.providers import local
+    from gemma_magics.providers import local, local_model
     from gemma_magics.session import Session, set_session
 
     shell = InteractiveShell.instance()

@@ -24,7 +24,7 @@ import sqlite3
 import sys
 import time
 
-from .common import result, scratch, spread
+from benchmarks.common import result, scratch, spread
 
 APPEND_TARGET_MS = 0.2
 LOAD_TARGET_S = 1.0
@@ -35,7 +35,7 @@ WORDS = ["gradient", "descent", "model", "token", "answer", "provider", "latency
 
 
 def make_records(n: int) -> list:
-    from gemma_magics.records import Record
+    from gemma_magics.records.log import Record
 
     rnd = random.Random(7)
     providers = [("local", "gemma-3-270m"), ("cloudflare", "@cf/google/gemma-3-12b-it"),
@@ -69,10 +69,10 @@ def run(size: str = "full") -> list[dict]:
 
 def _measure(n: int, tmp) -> list[dict]:
     import pandas as pd
+    from gemma_magics.records.log import RecordLog, _sql_row
 
     import gemma_magics
     from gemma_magics.config import Config
-    from gemma_magics.records import RecordLog, _sql_row
     from gemma_magics.session import Session
 
     t0 = time.perf_counter()

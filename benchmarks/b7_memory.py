@@ -16,7 +16,7 @@ import gc
 import json
 import sys
 
-from .common import emulator_process, openai_on, result, scratch
+from benchmarks.common import emulator_process, openai_on, result, scratch
 
 TARGET_MIB = 20.0
 SIZES = {"full": 1000, "smoke": 50}

@@ -65,9 +65,9 @@ async def _bare_httpx(url: str, runs: int, concurrency: int) -> float:
 
 def run(size: str = "full") -> dict:
     """Measure; returns name, ours, baseline, ratio, target, passed, unit, notes."""
-    from gemma_magics.comparison import compare
     from gemma_magics.config import Config
     from gemma_magics.emulator import RemoteEmulator, start_emulator_process
+    from gemma_magics.notebook.live_compare import compare
     from gemma_magics.session import Session
 
     runs, concurrency, latency = SIZES[size]

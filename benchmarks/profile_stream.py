@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import emulator_process, openai_on, scratch
+from benchmarks.common import emulator_process, openai_on, scratch
 
 FRAMES = 20_000
 CHUNK = 32 * 1024  # the emulator's batch size at full speed
@@ -37,9 +37,9 @@ def measure(rounds: int) -> dict[str, float]:
     from httpx_sse import EventSource
 
     import gemma_magics
-    from gemma_magics import transport
     from gemma_magics.api import prepare
     from gemma_magics.config import Config
+    from gemma_magics.providers import http_clients as transport
     from gemma_magics.session import Session
 
     with scratch() as tmp, emulator_process(answer_tokens=FRAMES) as url, openai_on(url, tmp):
@@ -61,7 +61,7 @@ def measure(rounds: int) -> dict[str, float]:
 
         client = httpx.Client(transport=httpx.MockTransport(handler))
         if not hasattr(transport, "_sync"):
-            raise SystemExit("gemma_magics.transport has no _sync pooled client any more; "
+            raise SystemExit("gemma_magics.providers.http_clients has no _sync pooled client any more; "
                              "update benchmarks/profile_stream.py")
         transport._sync = (os.getpid(), client)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 # public name -> module that defines it; resolved on first attribute access
 _LAZY = {
@@ -27,15 +27,15 @@ _LAZY = {
     "APIError": "errors",
     "ValidationError": "errors",
     "ConfigError": "errors",
-    "compare": "comparison",
-    "side_by_side": "views",
-    "summary": "views",
-    "plot": "views",
-    "panel": "widgets",
+    "compare": "notebook.live_compare",
+    "side_by_side": "comparisons.views",
+    "summary": "comparisons.views",
+    "plot": "comparisons.views",
+    "panel": "notebook.panel",
     "Emulator": "emulator",
-    "Chat": "chat",
-    "replay": "chat",
-    "run_tools": "tools",
+    "Chat": "workflows.chat",
+    "replay": "workflows.chat",
+    "run_tools": "workflows.tool_loop",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
@@ -56,8 +56,8 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext gemma_magics``: registers the magics."""
-    from .compare_magics import CompareMagics
-    from .magics import GemmaMagics
+    from .notebook.compare_magics import CompareMagics
+    from .notebook.magics import GemmaMagics
 
     ipython.register_magics(GemmaMagics(shell=ipython))
     ipython.register_magics(CompareMagics(shell=ipython))

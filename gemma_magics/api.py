@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from .completion import Completion
 from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
+from .features.structured import OutputSpec
 from .params import Params, check_seed, resolve
 from .providers import make_provider
 from .providers.base import Provider, Request, gemma_template
-from .recorder import Recorder, error_of
-from .records import Record, request_key
+from .records.log import Record, request_key
+from .records.recorder import Recorder, error_of
 from .session import Session, get_session
-from .structured import OutputSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,11 +77,11 @@ def prepare(
     ``tools`` (functions or JSON specs), ``images`` (paths, bytes, PIL images, data URLs),
     ``raw``, ``lora``, ``messages`` (a conversation), ``cache`` (True, "force" or False).
     """
-    from . import cache as response_cache
-    from . import capabilities
-    from .images import fingerprint, to_data_urls
-    from .structured import output_spec
-    from .tools import specs
+    from .catalog import capabilities
+    from .features.images import fingerprint, to_data_urls
+    from .features.structured import output_spec
+    from .features.tools import specs
+    from .records import cache as response_cache
 
     session = session or get_session()
     session.log  # noqa: B018 (opened now: an unusable log stops the call before it is sent)
@@ -153,11 +153,18 @@ def prepare(
     return call
 
 
+def _known_secrets(session: Session) -> list[str]:
+    try:
+        return session.config.secrets()
+    except GemmaError:  # a broken config file: the call's own provider redacted its key
+        return []
+
+
 def _backend_identity(endpoint: Any) -> str | None:
     """Where answers come from, so a cached answer is never served for another backend:
     the base URL of a hosted provider, the GGUF file of the local one."""
     if endpoint.provider.kind == "local":
-        from . import local_model
+        from .providers import local_model
 
         return None if local_model.is_bundled() else local_model.model_name()
     return endpoint.base_url
@@ -180,7 +187,8 @@ class CallStream:
 
     def __init__(self, call: PreparedCall):
         self.call = call
-        self.recorder = Recorder(call.record, call.request.model, counted_prompt(call.request))
+        self.recorder = Recorder(call.record, call.request.model, counted_prompt(call.request),
+                                 known_secrets=lambda: _known_secrets(call.session))
         self.completion: Completion | None = None
 
     @property
@@ -238,7 +246,7 @@ class CallStream:
         value = self._parse_output() if not interrupted else None
         record = self.recorder.finish(interrupted=interrupted, secrets=session.config.secrets())
         if self.call.cached_from is not None:
-            from .cache import mark_cached
+            from .records.cache import mark_cached
 
             mark_cached(record, self.call.cached_from)
         error = self.recorder.error
@@ -294,9 +302,9 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     pydantic model class): the answer is parsed and validated into ``Completion.value``,
     else :class:`~gemma_magics.errors.OutputParseError`. ``tools=[functions or specs]``:
     the calls asked for are in ``Completion.tool_calls`` (to run them, see
-    :func:`gemma_magics.tools.run_tools`). ``images=[path, bytes, PIL image, data URL]``.
+    :func:`gemma_magics.features.tools.run_tools`). ``images=[path, bytes, PIL image, data URL]``.
     ``raw=True`` sends the prompt exactly as the model's input; ``lora=`` a Workers AI
-    adapter; ``messages=`` a conversation (see :class:`gemma_magics.chat.Chat`);
+    adapter; ``messages=`` a conversation (see :class:`gemma_magics.workflows.chat.Chat`);
     ``cache=True`` serves an identical earlier seeded request from the log ("force": even
     without a seed).
     """

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import ToolCall
-from .records import Record
+from .records.log import Record
 
 
 @dataclass
@@ -16,7 +16,7 @@ class Completion:
     ``text`` is the answer (partial if the call failed or was interrupted), ``record`` the
     logged record with every setting and metric, ``value`` the parsed object in JSON mode,
     ``tool_calls`` the calls the model asked for, ``steps`` the tools run by
-    :func:`gemma_magics.tools.run_tools` (each a ``ToolStep``).
+    :func:`gemma_magics.features.tools.run_tools` (each a ``ToolStep``).
     """
 
     text: str

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, ProviderInfo, load_catalog
+from .catalog.models import Catalog, ProviderInfo, load_catalog
 from .errors import ConfigError, MissingCredentialsError
 
 log = logging.getLogger("gemma_magics")

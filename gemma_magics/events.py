@@ -4,7 +4,7 @@ Everything above ``providers/`` sees only these, whatever the wire format was.
 
 Every event carries ``at``: the ``time.perf_counter()`` reading taken when it was created,
 in the thread that produced it (the local model's worker thread included). The metrics
-(see :mod:`gemma_magics.recorder`) are computed from these stamps, never from when a
+(see :mod:`gemma_magics.records.recorder`) are computed from these stamps, never from when a
 consumer (an event loop, a display) got round to the event.
 """
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .catalog import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo
+from .catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo
 from .errors import ValidationError
 
 #: Settings a caller may pass to generate()/stream() and the magics, beyond the ranged ones.

@@ -12,7 +12,7 @@ from .config import Config
 from .params import Params
 
 if TYPE_CHECKING:  # sqlite3, hashlib and uuid load with the first record, not at %load_ext
-    from .records import RecordLog
+    from .records.log import RecordLog
 
 
 def default_db_path() -> Path:
@@ -57,7 +57,7 @@ class Session:
     def log(self) -> RecordLog:
         with self._lock:
             if self._log is None:
-                from .records import RecordLog
+                from .records.log import RecordLog
 
                 self._log = RecordLog(self.db_path)
             return self._log

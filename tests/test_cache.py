@@ -9,10 +9,10 @@ import json
 import pytest
 
 import gemma_magics as gm
-from gemma_magics import cache
 from gemma_magics.config import Config
 from gemma_magics.emulator import Fault
 from gemma_magics.events import Notice
+from gemma_magics.records import cache
 from gemma_magics.session import Session
 
 pytest_plugins = ["conftest_providers"]
@@ -40,7 +40,7 @@ def test_a_seeded_repeat_is_served_from_the_log(hosted, emu):
     assert rec.cost_usd == 0 and first.record.cost_usd > 0
     assert rec.tokens_per_s is None and rec.ttft_s is None
     assert json.loads(rec.extra)["cached_from"] == first.record.run_id
-    from gemma_magics.footer import footer_text
+    from gemma_magics.notebook.footer import footer_text
 
     assert footer_text(rec).endswith("· $0 · cached")
     frame = gm.history(hosted)
@@ -171,7 +171,8 @@ def test_llama_random_seed_is_refused_for_the_local_model_before_anything_runs(s
 
 
 def test_only_reproducible_seeds_are_cacheable():
-    from gemma_magics.catalog import ModelInfo
+    from gemma_magics.catalog.models import ModelInfo
+
     from gemma_magics.params import Params
     from gemma_magics.providers.base import Request
 

@@ -110,8 +110,8 @@ for name in ("httpx", "httpcore", "gemma_magics", "asyncio", "urllib3", "traitle
     logging.getLogger(name).setLevel(logging.DEBUG)
 from gemma_magics.emulator import RemoteEmulator
 emu = RemoteEmulator(os.environ["EMULATOR_URL"])
-import gemma_magics.retries
-gemma_magics.retries.BACKOFF_START_S = gemma_magics.retries.BACKOFF_JITTER_S = 0.05
+import gemma_magics.providers.retries
+gemma_magics.providers.retries.BACKOFF_START_S = gemma_magics.providers.retries.BACKOFF_JITTER_S = 0.05
 FAULTS = [({"status": 500}, 3), ({"cut_after": 1}, 1),
           ({"error_frame_after": 1, "message": "upstream died"}, 1),
           ({"body": "<html><title>Bad gateway</title></html>", "status": 502,

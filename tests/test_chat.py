@@ -8,9 +8,9 @@ import json
 import pytest
 
 import gemma_magics as gm
-from gemma_magics.chat import Chat, chats, replay
 from gemma_magics.emulator import Fault
 from gemma_magics.providers.base import gemma_template
+from gemma_magics.workflows.chat import Chat, chats, replay
 
 pytest_plugins = ["conftest_providers"]
 
@@ -153,7 +153,7 @@ def test_template_shows_the_exact_prompt_and_sends_nothing(shell, emu, capsys):
 @pytest.mark.slow
 def test_local_chat_uses_the_gemma_template(session):
     pytest.importorskip("llama_cpp")
-    from gemma_magics import local_model
+    from gemma_magics.providers import local_model
     from gemma_magics.providers.local import load_model
 
     chat = Chat("local")

@@ -11,10 +11,10 @@ import time
 import pytest
 from emulated import peak_overlap
 
-from gemma_magics.comparison import compare
+from gemma_magics.comparisons.scheduler import pending_tasks
 from gemma_magics.emulator import Emulator, Fault, RemoteEmulator, start_emulator_process
 from gemma_magics.errors import ValidationError
-from gemma_magics.scheduler import pending_tasks
+from gemma_magics.notebook.live_compare import compare
 
 LATENCY = 0.3
 
@@ -255,7 +255,7 @@ def cip(session):
     """A real IPython shell with %%gemma_compare registered."""
     from IPython.testing import globalipapp
 
-    from gemma_magics.compare_magics import CompareMagics
+    from gemma_magics.notebook.compare_magics import CompareMagics
 
     globalipapp.start_ipython()  # once per process; later calls return None
     shell = globalipapp.get_ipython()
@@ -301,7 +301,7 @@ def test_gemma_magics_compare_stays_the_function_after_the_magic(cip, emu):
 
 
 def test_magic_help_is_the_docstring(cip):
-    from gemma_magics.compare_magics import CompareMagics
+    from gemma_magics.notebook.compare_magics import CompareMagics
 
     doc = CompareMagics.gemma_compare.__doc__
     assert "--temperature 0.2,0.9" in doc and "grid axis" in doc and "-o NAME" in doc
@@ -314,7 +314,7 @@ import os
 from gemma_magics.emulator import Emulator
 from gemma_magics.config import Config
 from gemma_magics.session import Session, set_session
-from gemma_magics.comparison import compare
+from gemma_magics.notebook.live_compare import compare
 
 emu = Emulator(first_byte_latency=0.1, per_token_latency=0.01, answer_tokens=60).start()
 os.environ.update(GEMMA_MAGICS_OPENAI_BASE_URL=emu.openai_base_url, OPENAI_API_KEY="k",
@@ -410,7 +410,7 @@ def test_sweeps_larger_than_a_screen_show_the_cells_in_flight(session, emu):
     """Into an ipywidgets.Output (as the panel does): 40 runs draw at most 24 cards."""
     import ipywidgets
 
-    from gemma_magics.grid import SCREEN_CELLS
+    from gemma_magics.notebook.grid import SCREEN_CELLS
 
     emu.configure(first_byte_latency=0.0)
     out = ipywidgets.Output()

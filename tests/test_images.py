@@ -15,7 +15,7 @@ import pytest
 import gemma_magics as gm
 from gemma_magics import errors
 from gemma_magics.config import Config
-from gemma_magics.images import fingerprint, to_data_url, to_data_urls
+from gemma_magics.features.images import fingerprint, to_data_url, to_data_urls
 from gemma_magics.session import Session
 
 pytest_plugins = ["conftest_providers"]

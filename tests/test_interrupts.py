@@ -59,7 +59,7 @@ warnings.showwarning = _show
 PROBE = """
 gc.collect(); gc.collect()
 import psutil
-from gemma_magics.scheduler import pending_tasks
+from gemma_magics.comparisons.scheduler import pending_tasks
 _conns = [c.status for c in psutil.Process().net_connections(kind="tcp")
           if c.raddr and c.raddr.port == {port}]
 print("PROBE " + json.dumps({{"seen": _gm_seen, "conns": _conns, "tasks": pending_tasks()}}))

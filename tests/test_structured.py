@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 import gemma_magics as gm
 from gemma_magics import errors
-from gemma_magics.structured import output_spec
+from gemma_magics.features.structured import output_spec
 
 pytest_plugins = ["conftest_providers"]
 
@@ -170,7 +170,7 @@ def test_fast_grammar_sampling_equals_llama_cpp_own_when_greedy(session):
     """At temperature 0 checking only the chosen token must give exactly the tokens of
     llama.cpp's grammar-over-the-whole-vocabulary sampling (just much faster)."""
     llama_cpp = pytest.importorskip("llama_cpp")
-    from gemma_magics import local_model
+    from gemma_magics.providers import local_model
     from gemma_magics.providers.local import load_model
 
     prompt = "The weather in Oslo, as JSON:"

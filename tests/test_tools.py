@@ -13,7 +13,8 @@ import pytest
 import gemma_magics as gm
 from gemma_magics import errors
 from gemma_magics.events import ToolCall
-from gemma_magics.tools import ToolLoopError, as_tools, execute, function_spec, run_tools
+from gemma_magics.features.tools import as_tools, execute, function_spec
+from gemma_magics.workflows.tool_loop import ToolLoopError, run_tools
 
 pytest_plugins = ["conftest_providers"]
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from gemma_magics.records.log import Record, to_dataframe
 
-from gemma_magics import display, safe_text, views
-from gemma_magics.chat import Chat
-from gemma_magics.grid import grid_html
-from gemma_magics.gridstate import Cell, GridState
-from gemma_magics.magics import GemmaMagics
-from gemma_magics.records import Record, to_dataframe
+from gemma_magics import safe_text
+from gemma_magics.comparisons import views
+from gemma_magics.comparisons.gridstate import Cell, GridState
+from gemma_magics.notebook import display
+from gemma_magics.notebook.grid import grid_html
+from gemma_magics.notebook.magics import GemmaMagics
+from gemma_magics.workflows.chat import Chat
 
 PAYLOAD = '<img src=x onerror="window.__pwned = 1">'
 HOSTILE = f"{PAYLOAD}\n1. tea costs $3.50 and $4.00\n2. \\(x\\) <start_of_image>done & <b>"

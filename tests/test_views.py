@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from gemma_magics.records.log import Record, to_dataframe
 
-from gemma_magics import views
-from gemma_magics.records import Record, to_dataframe
+from gemma_magics.comparisons import views
 
 
 def record(variant, *, response="an answer", ttft=0.1, latency=1.0, rate=50.0, tokens=20,
@@ -135,7 +135,7 @@ def test_views_reject_other_frames():
 
 
 def test_matplotlib_loads_only_when_plotting():
-    code = ("import sys, gemma_magics, gemma_magics.views, gemma_magics.comparison;"
+    code = ("import sys, gemma_magics, gemma_magics.comparisons.views, gemma_magics.comparisons.run;"
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -1,5 +1,10 @@
-"""One module per wire format. Each turns a :class:`~.base.Request` into the provider's own
-request and its answer back into :mod:`gemma_magics.events`; none of them displays anything.
+"""Providers: one module per wire format, and the HTTP and llama.cpp plumbing under them.
+
+Each turns a :class:`~.base.Request` into the provider's own request and its answer back
+into :mod:`gemma_magics.events`; none of them displays anything or records. ``transport``,
+``http_clients`` and ``retries`` send hosted calls; ``local`` and ``local_model`` run the
+embedded Gemma. May import ``config``, ``params``, ``catalog``, ``events`` and ``errors``
+only.
 """
 
 from __future__ import annotations

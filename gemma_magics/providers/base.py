@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import ModelInfo
+from ..catalog.models import ModelInfo
 from ..config import Endpoint
 from ..events import Event
 from ..params import Params

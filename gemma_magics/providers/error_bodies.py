@@ -25,7 +25,7 @@ from ..errors import (
     RequestTimeoutError,
     error_class_for_status,
 )
-from ..retries import retry_after_s
+from .retries import retry_after_s
 from .wire import one_line
 
 # Workers AI error codes (providers.md's table) → class. The code wins over the HTTP status:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from ..config import Endpoint
 from ..errors import APIError, AuthenticationError
 from ..events import Event, Finish, TextDelta
-from ..transport import Transport, TransportSettings
 from .base import Provider, Request
+from .transport import Transport, TransportSettings
 from .wire import HttpCall, WireFormat
 
 

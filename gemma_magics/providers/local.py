@@ -15,9 +15,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .. import local_model
 from ..errors import CapabilityError, ValidationError
 from ..events import Event, Finish, Notice, Sent, TextDelta, Usage
+from . import local_model
 from .base import Provider, Request, gemma_template
 
 _model_lock = threading.Lock()  # one generation at a time: one model, one context
@@ -203,9 +203,9 @@ class LocalProvider(Provider):
     def grammar(self, request: Request):
         """A llama.cpp grammar constraining the output to JSON (to the request's schema when
         it has one); None when JSON was not asked for."""
-        from ..structured import llama_grammar
+        from .local_grammar import json_grammar
 
-        return llama_grammar(request.response_format)
+        return json_grammar(request.response_format)
 
 
 class StopMatcher:

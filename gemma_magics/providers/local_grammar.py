@@ -13,6 +13,7 @@ else over the whole vocabulary. Every token passes the grammar either way.
 from __future__ import annotations
 
 import ctypes
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 from llama_cpp._internals import LlamaSampler
+
+from .wire import json_schema_of
 
 SHORTLISTS = (2048, 32768)  # tried in turn before the whole vocabulary
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
@@ -121,3 +124,16 @@ def constrained_tokens(llm: Any, prompt_tokens: list[int], grammar: Any,
             llm.eval([token])
     finally:
         sampler.close()
+
+
+def json_grammar(response_format: dict[str, Any] | None):
+    """A ``llama_cpp.LlamaGrammar`` for a request's ``response_format`` (None if not JSON)."""
+    if not response_format:
+        return None
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import JSON_GBNF
+
+    schema, _ = json_schema_of(response_format)
+    if response_format.get("type") == "json_schema" and schema is not None:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    return LlamaGrammar.from_string(JSON_GBNF, verbose=False)

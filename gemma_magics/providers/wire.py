@@ -4,7 +4,7 @@ A wire format is pure mapping, with no I/O: :meth:`WireFormat.build` turns a
 :class:`~.base.Request` into an :class:`HttpCall`; :meth:`WireFormat.answer` turns a
 non-streamed body into events; a :class:`StreamParser` turns one SSE frame at a time into
 events; :meth:`WireFormat.error` turns an error body into an
-:class:`~gemma_magics.errors.APIError`. ``gemma_magics.transport`` does the sending, for the
+:class:`~gemma_magics.errors.APIError`. ``gemma_magics.providers.transport`` does the sending, for the
 sync and async paths alike.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import RANGED_PARAMS, ModelInfo
+from ..catalog.models import RANGED_PARAMS, ModelInfo
 from ..config import Secret
 from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Usage

@@ -9,11 +9,11 @@ import pytest
 from emulated import ERROR_STYLES, point_at
 
 import gemma_magics as gm
-from gemma_magics.comparison import compare
+from gemma_magics.comparisons.scheduler import BACKOFF_START_S, ProviderLimiter
 from gemma_magics.config import Config
 from gemma_magics.emulator import Emulator, Fault
 from gemma_magics.errors import ConfigError
-from gemma_magics.scheduler import BACKOFF_START_S, ProviderLimiter
+from gemma_magics.notebook.live_compare import compare
 from gemma_magics.session import Session
 
 

@@ -24,11 +24,11 @@ from emulated import ERROR_STYLES, PREFIXES, point_at
 from fault_rows import ROWS, Row
 
 import gemma_magics as gm
-from gemma_magics import retries
 from gemma_magics.api import CallStream
 from gemma_magics.config import Config
 from gemma_magics.emulator import Emulator, Fault, retry_after_date
 from gemma_magics.events import Done, Retrying
+from gemma_magics.providers import retries
 from gemma_magics.session import Session, set_session
 
 TEXT = "one two three four five six seven eight nine ten eleven twelve"

@@ -1,0 +1,155 @@
+"""Running a comparison: one or many prompts across providers × models × settings ×
+repeats, concurrently, into a :class:`GridState` that a view draws, returned as a DataFrame.
+
+The public entry point with the live grid is :func:`gemma_magics.compare`
+(:mod:`gemma_magics.notebook.live_compare`); this module draws nothing itself.
+
+>>> import gemma_magics as gm
+>>> df = gm.compare("Write a haiku about gradient descent.",
+...                 providers=["local", "cloudflare"], grid={"temperature": [0.2, 0.9]},
+...                 repeats=3, concurrency=8)
+>>> gm.summary(df)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+from ..records.log import to_dataframe
+from ..session import Session, get_session
+from .gridstate import Cell, GridState
+from .plan import Run, mark_finished, plan
+from .scheduler import BackgroundJob, Scheduler
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: How long an interrupted comparison may take to record its runs before giving up on them.
+CANCEL_TIMEOUT_S = 30.0
+
+
+def compare(
+    prompts: Any,
+    providers: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    repeats: int = 1,
+    concurrency: int = 8,
+    per_provider: Mapping[str, int] | None = None,
+    resume: bool = False,
+    view: Callable[[GridState], Any] | None = None,
+    session: Session | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
+    run every combination, feeding ``view(state)`` (a live grid, progress lines, or nothing
+    when ``view`` is None) while they stream; returns one row per run."""
+    session = session or get_session()
+    _check_limits(concurrency, per_provider)
+    runs = plan(prompts, providers, models, grid, repeats, params, session)
+    unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
+    if unknown:
+        raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
+                              fix="use the provider names given in providers")
+    skipped = _resume(runs, session) if resume else 0
+    state = GridState([_cell(run) for run in runs], _notices(runs))
+    for run in runs:
+        if run.skipped:
+            state.cells[run.index].skip(run.previous)
+    view = view(state) if view is not None else Unseen()
+    scheduler = Scheduler(runs, state, concurrency, per_provider)
+    started = time.perf_counter()
+    job = BackgroundJob(scheduler.main())
+    try:
+        job.start()
+        while not job.join(0.02):
+            view.refresh()
+    except BaseException:  # a kernel interrupt (or a display failure): stop every run
+        job.cancel()
+        try:
+            job.join(CANCEL_TIMEOUT_S)
+        finally:
+            state.close()
+            with contextlib.suppress(Exception):
+                view.refresh(force=True)
+        raise
+    wall = time.perf_counter() - started
+    state.close()
+    if job.error is not None:
+        raise job.error
+    frame = result_frame(runs, state)
+    frame.attrs["compare"] = {
+        "wall_s": wall,
+        "runs": len(runs),
+        "resumed": skipped,
+        "concurrency": concurrency,
+        "timeline": _timeline(state, started),
+    }
+    view.finish(frame)
+    return frame
+
+
+class Unseen:
+    """No view: the comparison runs and returns its frame without drawing anything."""
+
+    def refresh(self, force: bool = False) -> None:
+        pass
+
+    def finish(self, frame: Any) -> None:
+        pass
+
+
+def _check_limits(concurrency: Any, per_provider: Mapping[str, int] | None) -> None:
+    for name, value in [("concurrency", concurrency), *(
+            (f"per_provider[{k!r}]", v) for k, v in (per_provider or {}).items())]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(f"{name}={value!r} must be a whole number ≥ 1")
+
+
+def _resume(runs: list[Run], session: Session) -> int:
+    keys = session.log.keys()
+    if not any(run.key in keys for run in runs):
+        return 0
+    wanted = {run.key for run in runs}
+    return mark_finished(runs, (r for r in session.log.records() if r.request_key in wanted))
+
+
+def _cell(run: Run) -> Cell:
+    return Cell(index=run.index, variant=run.variant, prompt_index=run.prompt_index,
+                prompt=run.prompt, repeat=run.repeat, provider=run.provider, model=run.model)
+
+
+def _notices(runs: list[Run]) -> list[str]:
+    seen = {n.message: None for run in runs for n in run.call.notices}
+    for run in runs:
+        run.call.notices.clear()  # shown once above the grid, not in every cell
+    return list(seen)
+
+
+def result_frame(runs: list[Run], state: GridState) -> pd.DataFrame:
+    """One row per run that has a record, in grid order."""
+    records = []
+    for run in runs:
+        record = state.cells[run.index].record
+        if record is None:
+            continue
+        if run.skipped:
+            record.variant = run.variant
+        records.append(record)
+    return to_dataframe(records)
+
+
+def _timeline(state: GridState, started: float) -> list[dict[str, Any]]:
+    def since(t: float | None) -> float | None:
+        return None if t is None else t - started
+
+    return [
+        {"run_id": c.record.run_id if c.record else None, "variant": c.variant,
+         "repeat": c.repeat, "started_s": since(c.started_at), "finished_s": since(c.ended_at),
+         "status": c.status}
+        for c in state.cells
+    ]

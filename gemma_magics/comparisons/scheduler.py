@@ -1,0 +1,270 @@
+"""Running many calls at once: an event loop in its own thread, a global concurrency limit,
+and one adaptive limit per provider.
+
+The loop runs in a dedicated background thread so it works whether or not the calling
+thread already runs one (a Jupyter kernel does); the calling thread stays free to render and
+to receive Ctrl-C / kernel interrupts, which :meth:`BackgroundJob.cancel` turns into task
+cancellation. The loop lives as long as the process, so its pooled HTTP client does too.
+
+Per provider, :class:`ProviderLimiter` caps runs in flight. The local model is serial (one
+generation at a time). A rate-limit answer (HTTP 429) halves that provider's limit and holds
+its next starts for the server's ``Retry-After`` (or a backoff); each success raises the
+limit by one again. Runs waiting for a rate-limited provider hold no global slot, so other
+providers keep the whole budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from ..api import CallStream
+from ..errors import RateLimitError
+from ..events import Done, Retrying
+from .gridstate import GridState
+from .plan import Run
+
+#: Pause after a 429 that came without a usable Retry-After (seconds; doubles while it lasts).
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
+class ProviderLimiter:
+    """Admits at most :attr:`limit` runs of one provider at once, adapting to 429s."""
+
+    def __init__(self, name: str, max_limit: int):
+        self.name = name
+        self.max_limit = max(1, int(max_limit))
+        self.limit = self.max_limit
+        self.active = 0
+        self.paused_until = 0.0
+        self.rate_limited = 0  # 429s seen
+        self._backoff = BACKOFF_START_S
+        self._changed: asyncio.Event | None = None
+
+    def paused(self) -> float:
+        """Seconds until new runs may start (0 when they may start now)."""
+        return max(0.0, self.paused_until - time.monotonic())
+
+    async def acquire(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        while True:
+            wait = self.paused()
+            if wait <= 0 and self.active < self.limit:
+                self.active += 1
+                return
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=wait or None)
+
+    def release(self) -> None:
+        self.active -= 1
+        if self._changed is not None:
+            self._changed.set()
+
+    def throttled(self, retry_after: float | None) -> None:
+        """A 429 arrived: halve the limit and pause new starts."""
+        self.rate_limited += 1
+        self.limit = max(1, min(self.limit, max(self.active, 1)) // 2)
+        if retry_after is None or retry_after < 0:  # none given; "0" is the server's word
+            retry_after = self._backoff
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+        self.paused_until = max(self.paused_until, time.monotonic() + retry_after)
+
+    def succeeded(self) -> None:
+        """A run finished without a 429: allow one more at once, up to the maximum."""
+        self._backoff = BACKOFF_START_S
+        if self.limit < self.max_limit and self.paused() <= 0:
+            self.limit += 1
+
+
+def limits_for(runs: list[Run], concurrency: int,
+               per_provider: Mapping[str, int] | None) -> dict[str, ProviderLimiter]:
+    """One limiter per provider: serial providers get 1, others ``per_provider`` or the
+    global ``concurrency``."""
+    chosen = dict(per_provider or {})
+    limiters: dict[str, ProviderLimiter] = {}
+    for run in runs:
+        if run.provider in limiters:
+            continue
+        cap = int(chosen.get(run.provider, concurrency))
+        if getattr(run.call.provider, "serial", False):
+            cap = 1
+        limiters[run.provider] = ProviderLimiter(run.provider, min(cap, concurrency))
+    return limiters
+
+
+class Scheduler:
+    """Runs every not-yet-finished run of a plan, feeding events into a :class:`GridState`."""
+
+    def __init__(self, runs: list[Run], state: GridState, concurrency: int,
+                 per_provider: Mapping[str, int] | None = None):
+        self.runs = runs
+        self.state = state
+        self.concurrency = concurrency
+        self.limiters = limits_for(runs, concurrency, per_provider)
+        self._global: asyncio.Semaphore | None = None
+
+    async def main(self) -> None:
+        self._global = asyncio.Semaphore(self.concurrency)
+        if any(hasattr(run.call.provider, "transport") for run in self.runs if not run.skipped):
+            from ..providers.http_clients import async_client
+
+            await async_client()  # built once here, so the first runs all start together
+        tasks = [asyncio.create_task(self._run(run), name=f"gemma-run-{run.index}")
+                 for run in self.runs if not run.skipped]
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        finally:
+            # on cancellation: stop every run, and wait until each has recorded itself
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _acquire(self, limiter: ProviderLimiter) -> None:
+        """A provider slot, then a global slot; give the global one back if the provider got
+        rate limited meanwhile, so a waiting run never blocks other providers."""
+        while True:
+            await limiter.acquire()
+            try:
+                await self._global.acquire()
+            except BaseException:
+                limiter.release()
+                raise
+            if limiter.paused() <= 0:
+                return
+            self._global.release()
+            limiter.release()
+
+    async def _run(self, run: Run) -> None:
+        cell = self.state.cells[run.index]
+        limiter = self.limiters[run.provider]
+        await self._acquire(limiter)
+        stream = CallStream(run.call)
+        throttled = False
+        try:
+            cell.start()
+            self.state.touch()
+            async for event in stream:
+                kind = type(event)
+                if kind is Retrying and isinstance(event.error, RateLimitError):
+                    throttled = True
+                    limiter.throttled(event.wait_s)
+                elif kind is Done and isinstance(event.completion.error, RateLimitError):
+                    throttled = True  # retries used up: keep the provider slowed down
+                    limiter.throttled(event.completion.error.retry_after)
+                cell.add(event)
+                self.state.touch()
+        except asyncio.CancelledError:
+            cell.stop(stream.completion)
+            self.state.touch()
+            raise
+        except Exception as exc:  # a bug below CallStream: keep the grid going
+            cell.crash(exc)
+            self.state.touch()
+        finally:
+            self._global.release()
+            if not throttled:
+                limiter.succeeded()
+            limiter.release()
+
+
+class _SharedLoop:
+    """One event loop per process, in a daemon thread, shared by every comparison: its HTTP
+    client and connection pool outlive a single ``compare()`` call."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, name="gemma-compare-loop",
+                                       daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @property
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self.thread.is_alive() and not self.loop.is_closed()
+
+
+_shared: _SharedLoop | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_loop() -> asyncio.AbstractEventLoop:
+    """The process's background event loop (started on first use, again after a fork)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.alive:
+            _shared = _SharedLoop()
+        return _shared.loop
+
+
+def pending_tasks() -> int:
+    """Tasks still alive on the background loop (0 when every comparison has wound down)."""
+    loop = shared_loop()
+
+    async def count() -> int:
+        return len(asyncio.all_tasks()) - 1  # minus this one
+
+    return asyncio.run_coroutine_threadsafe(count(), loop).result(5)
+
+
+class BackgroundJob:
+    """Runs one coroutine on the background loop; the calling thread stays free.
+
+    :meth:`cancel` may be called from any thread; the coroutine then sees CancelledError,
+    and :attr:`done` is set only once it has finished winding down (every run recorded).
+    An exception other than cancellation is kept in :attr:`error`.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]):
+        self._coro = coro
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._ready = threading.Event()
+        self._cancelled = False
+
+    def start(self) -> BackgroundJob:
+        self._loop = shared_loop()
+        self._loop.call_soon_threadsafe(self._begin)
+        self._ready.wait()
+        return self
+
+    def _begin(self) -> None:
+        self._task = self._loop.create_task(self._coro, name="gemma-compare")
+        self._task.add_done_callback(self._ended)
+        if self._cancelled:  # cancel() came before the task existed
+            self._task.cancel()
+        self._ready.set()
+
+    def _ended(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.error = task.exception()  # handed to the calling thread
+        if inspect.getcoroutinestate(self._coro) == inspect.CORO_CREATED:
+            self._coro.close()  # cancelled before its first step: not "never awaited"
+        self.done.set()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._task is None or self.done.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the coroutine to finish; True if it did."""
+        return self.done.wait(timeout)

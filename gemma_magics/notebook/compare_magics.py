@@ -1,0 +1,119 @@
+"""The ``%%gemma_compare`` cell magic: a thin parser in front of :func:`gemma_magics.compare`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
+from ..errors import ConfigError, ValidationError
+from .interpolate import interpolate
+from .magic_line import parse_line
+
+
+def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
+    """``"0.2,0.9"`` → ``[0.2, 0.9]``; a bad item is a one-line UsageError."""
+    values: list[int | float] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            values.append(int(item) if integer else float(item))
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise UsageError(f"--{flag}: {item!r} is not {kind} (give values like 1,2)") \
+                from None
+    if not values:
+        raise UsageError(f"--{flag} needs at least one value")
+    return values
+
+
+@magics_class
+class CompareMagics(Magics):
+    """``%%gemma_compare``: one prompt across providers × models × settings, side by side."""
+
+    @magic_arguments()
+    @argument("-p", "--providers", help="comma-separated providers (default: the session's)")
+    @argument("-m", "--models", help="comma-separated model ids; PROVIDER=ID pins one to a "
+              "provider")
+    @argument("--max-tokens", help="most tokens to generate; a list is a grid axis")
+    @argument("--temperature", help="e.g. 0.2,0.9: one variant per value")
+    @argument("--top-p", help="nucleus sampling mass (list: grid axis)")
+    @argument("--top-k", help="sample from the k most likely tokens (list: grid axis)")
+    @argument("--seed", help="random seed (list: grid axis)")
+    @argument("--repetition-penalty", help="(list: grid axis)")
+    @argument("--frequency-penalty", help="(list: grid axis)")
+    @argument("--presence-penalty", help="(list: grid axis)")
+    @argument("--stop", action="append", help="stop sequence (repeatable; applies to all)")
+    @argument("--system", help="system prompt for every run")
+    @argument("--repeat", type=int, default=1, metavar="N", help="runs per combination")
+    @argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at once")
+    @argument("--prompts", metavar="NAME", help="a list or pandas Series of prompts in the "
+              "notebook namespace, sent instead of the cell")
+    @argument("-o", "--output", metavar="NAME", help="store the result DataFrame in NAME")
+    @argument("--resume", action="store_true", help="skip runs already finished in the log")
+    @argument("--no-interpolate", action="store_true", help="send {name} literally")
+    @argument("--quiet", action="store_true", help="no live grid or tables, just run")
+    @cell_magic
+    def gemma_compare(self, line: str, cell: str):
+        """Run the cell's prompt across providers, models and settings at once, streaming
+        every answer live side by side::
+
+            %%gemma_compare -p local,cloudflare,aimlapi --temperature 0.2,0.9 --seed 1,2 --repeat 2 -o cmp
+            Write a haiku about gradient descent.
+
+        Any setting flag given a comma-separated list becomes a grid axis: every combination
+        runs, ``--repeat`` times each. ``-m`` varies the model within a provider
+        (``-m cloudflare=@hf/google/gemma-7b-it,cloudflare=@cf/google/gemma-3-12b-it``).
+        When all runs end, the answers appear side by side with a summary per variant
+        (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
+        keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).
+        ``{name}`` in the cell is replaced by that variable's value. Python:
+        ``gemma_magics.compare()``.
+        """
+        __tracebackhide__ = True
+        from .live_compare import compare
+
+        args = parse_line(self.gemma_compare, line, "%%gemma_compare")
+        prompts = self._prompts(args, cell)
+        settings: dict[str, Any] = {}
+        for name in RANGED_PARAMS:
+            raw = getattr(args, name)
+            if raw is None:
+                continue
+            values = parse_values(name.replace("_", "-"), raw, name in INTEGER_PARAMS)
+            settings[name] = values if len(values) > 1 else values[0]
+        if args.stop:
+            settings["stop"] = list(args.stop)
+        if args.system is not None:
+            settings["system"] = args.system
+        for flag in ("repeat", "concurrency"):
+            if getattr(args, flag) < 1:
+                raise UsageError(f"--{flag} must be at least 1")
+        try:
+            frame = compare(
+                prompts, providers=args.providers, models=args.models,
+                repeats=args.repeat, concurrency=args.concurrency, resume=args.resume,
+                display=not args.quiet, **settings,
+            )
+        except (ValidationError, ConfigError) as exc:
+            raise UsageError(str(exc)) from None
+        if args.output:
+            self.shell.user_ns[args.output] = frame
+
+    def _prompts(self, args: Any, cell: str) -> Any:
+        if args.prompts:
+            if args.prompts not in self.shell.user_ns:
+                raise UsageError(f"--prompts {args.prompts}: no such variable in the notebook")
+            if cell.strip():
+                raise UsageError("give the prompt in the cell or with --prompts, not both")
+            return self.shell.user_ns[args.prompts]
+        prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
+        prompt = prompt.strip("\n")
+        if not prompt.strip():
+            raise UsageError("the cell is empty: write the prompt below the %%gemma_compare line")
+        return prompt

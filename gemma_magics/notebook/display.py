@@ -1,0 +1,232 @@
+"""Streaming an answer into a notebook cell (or a terminal) without flooding the front end.
+
+In a Jupyter kernel one display handle is updated as text arrives, at most
+:data:`MAX_UPDATES_PER_S` times a second whatever the token rate, and always once more at
+the end so the final text is complete. Elsewhere (terminal IPython, scripts) text is
+printed as it arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from ..events import Done, Notice, Retrying, TextDelta, ToolCall
+from ..frontend import in_notebook
+from ..safe_text import clean, code_markdown, line_html, markdown_source, text_bundle
+from .footer import footer_text
+
+MAX_UPDATES_PER_S = 20
+#: ``literal`` (the default): the answer as written, escaped, line breaks kept, no math.
+FORMATS = ("literal", "markdown", "text", "code", "json")
+DEFAULT_FORMAT = "literal"
+
+
+def bundle(text: str, fmt: str = DEFAULT_FORMAT) -> dict[str, Any]:
+    """The MIME bundle for answer ``text`` in format ``fmt``; every format follows the rule
+    of :mod:`gemma_magics.safe_text` (no markup of the answer runs, no math typesetting)."""
+    if fmt == "literal":
+        return text_bundle(text)
+    shown = clean(text)
+    if fmt == "markdown":
+        return {"text/markdown": markdown_source(shown), "text/plain": shown}
+    if fmt == "code":
+        return {"text/markdown": code_markdown(shown), "text/plain": shown}
+    if fmt == "json":
+        try:
+            value = json.loads(shown)
+        except ValueError:
+            return {"text/plain": shown}
+        return {"application/json": value, "text/plain": json.dumps(value, indent=2)}
+    return {"text/plain": shown}
+
+
+def _line(text: str, color: str) -> dict[str, str]:
+    return {"text/html": line_html(text, color), "text/plain": text}
+
+
+class NotebookRenderer:
+    """One display handle per answer, updated at most ``max_rate`` times a second."""
+
+    def __init__(self, fmt: str = DEFAULT_FORMAT, max_rate: float = MAX_UPDATES_PER_S):
+        from IPython.display import display
+
+        self._display = display
+        self.fmt = fmt
+        self.min_interval = 1.0 / max_rate
+        self.parts: list[str] = []
+        self.handle = None
+        self.status_handle = None
+        self._status_shown = False
+        self.updates = 0
+        self._last = 0.0
+        self._dirty = False
+
+    def _show(self, data: dict[str, Any]) -> None:
+        if self.handle is None:
+            self.handle = self._display(data, raw=True, display_id=True)
+        else:
+            self.handle.update(data, raw=True)
+        self.updates += 1
+        self._last = time.perf_counter()
+        self._dirty = False
+
+    def _status(self, data: dict[str, Any] | None) -> None:
+        """A transient line (loading, retrying) until text arrives; None clears it."""
+        self._status_shown = data is not None
+        data = data or {"text/plain": ""}
+        if self.status_handle is None:
+            self.status_handle = self._display(data, raw=True, display_id=True)
+        else:
+            self.status_handle.update(data, raw=True)
+
+    def start(self) -> None:
+        """Nothing yet: notices come first, so they sit above the answer."""
+
+    def text(self, delta: str) -> None:
+        if self._status_shown:
+            self._status(None)
+        self.parts.append(delta)
+        self._dirty = True
+        if time.perf_counter() - self._last >= self.min_interval:
+            self._show(bundle("".join(self.parts), "text" if self.fmt == "json" else self.fmt))
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
+        data = _line(message, "#b26b00" if level == "warning" else "#666")
+        if transient:
+            self._status(data)
+        else:
+            self._display(data, raw=True)
+
+    def finish(self, record: Any, error: Exception | None) -> None:
+        if self._status_shown:
+            self._status(None)
+        self._show(bundle("".join(self.parts), self.fmt))
+        if error is not None:
+            self._display(_line(str(error), "#c00"), raw=True)
+        self._display(_line(footer_text(record), "#888"), raw=True)
+
+
+class PrintRenderer:
+    """Prints text as it arrives (terminal IPython, plain Python)."""
+
+    def __init__(self, fmt: str = DEFAULT_FORMAT, stream=None):
+        self.fmt = fmt
+        self.out = stream or sys.stdout
+        self.parts: list[str] = []
+        self.updates = 0
+
+    def start(self) -> None:
+        pass
+
+    def text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.out.write(clean(delta))
+        self.out.flush()
+        self.updates += 1
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
+        print(f"[{message}]", file=self.out, flush=True)
+
+    def finish(self, record: Any, error: Exception | None) -> None:
+        if self.parts and not "".join(self.parts).endswith("\n"):
+            self.out.write("\n")
+        if error is not None:
+            print(f"Error: {error}", file=self.out)
+        print(f"-- {footer_text(record)}", file=self.out, flush=True)
+
+
+class OutputRenderer:
+    """Streams an answer into an ``ipywidgets.Output`` by replacing its outputs, at most
+    20 times a second, and once more at the end."""
+
+    def __init__(self, output: Any):
+        self.output = output
+        self.parts: list[str] = []
+        self.notes: list[dict[str, Any]] = []
+        self.status: dict[str, Any] | None = None  # "loading model…": gone once text arrives
+        from .grid import Budget  # grid imports this module
+
+        self.budget = Budget()
+        self.updates = 0
+        output.outputs = ()
+
+    def text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.status = None
+        if self.budget.take():
+            self._show()
+
+    def start(self) -> None:
+        """Nothing to show until a notice or text arrives."""
+
+    def notice(self, message: str, level: str = "info", *, transient: bool = False,
+               error: bool = False) -> None:
+        color = "#c5221f" if error else "#b06000"
+        line = {"output_type": "display_data", "metadata": {}, "data": {
+            "text/html": line_html(message, color), "text/plain": message}}
+        if transient:
+            self.status = line
+        else:
+            self.notes.append(line)
+        self._show()
+
+    def finish(self, record: Any = None, error: Exception | None = None) -> None:
+        """Final render; the footer goes to the panel's stats line, not here."""
+        self.status = None
+        if error is not None:
+            self.notice(str(error), error=True)
+        else:
+            self._show()
+
+    def _show(self) -> None:
+        answer = {"output_type": "display_data", "metadata": {},
+                  "data": bundle("".join(self.parts))}  # the literal rule
+        status = (self.status,) if self.status else ()
+        self.output.outputs = (*self.notes, *status, answer)
+        self.updates += 1
+
+
+def make_renderer(fmt: str = DEFAULT_FORMAT):
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    return NotebookRenderer(fmt) if in_notebook() else PrintRenderer(fmt)
+
+
+def render_stream(events, renderer) -> Any:
+    """Feed a call's events to ``renderer``; returns the Completion from the Done event.
+
+    On KeyboardInterrupt the partial text is rendered with an "interrupted" footer, then
+    the interrupt propagates.
+    """
+    renderer.start()
+    completion = None
+    try:
+        for event in events:
+            kind = type(event)
+            if kind is TextDelta:
+                renderer.text(event.text)
+            elif kind is Notice:
+                renderer.notice(event.message, event.level, transient=event.message.endswith("…"))
+            elif kind is Retrying:
+                renderer.notice(
+                    f"{event.error} — retrying in {event.wait_s:.1f} s (attempt {event.attempt + 1})",
+                    "warning",
+                    transient=True,
+                )
+            elif kind is ToolCall:
+                args = json.dumps(event.arguments, ensure_ascii=False)
+                renderer.notice(f"tool call: {event.name}({args})")
+            elif kind is Done:
+                completion = event.completion
+    except KeyboardInterrupt:
+        partial = getattr(events, "completion", None)
+        if partial is not None:
+            renderer.finish(partial.record, None)
+        raise
+    if completion is not None:
+        renderer.finish(completion.record, completion.error)
+    return completion
+

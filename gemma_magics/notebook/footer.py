@@ -1,0 +1,48 @@
+"""The one-line summary shown under an answer: provider, model, tokens, TTFT, speed, cost."""
+
+from __future__ import annotations
+
+import math
+
+from ..records.log import Record
+
+
+def _num(value: float | None, fmt: str) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return format(value, fmt)
+
+
+def cost_text(cost: float | None) -> str:
+    if cost is None or math.isnan(cost):
+        return "cost n/a"
+    if cost == 0:
+        return "$0"
+    return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"
+
+
+def footer_text(record: Record) -> str:
+    """E.g. ``local · gemma-3-270m · 9 → 64 tokens · TTFT 0.04 s · 85.1 tok/s · $0``."""
+    parts = [record.provider, record.model]
+    if record.prompt_tokens is not None or record.completion_tokens is not None:
+        tokens = f"{record.prompt_tokens or 0} → {record.completion_tokens or 0} tokens"
+        if record.usage_source and record.usage_source != "provider":
+            tokens += f" ({record.usage_source})"
+        parts.append(tokens)
+    ttft = _num(record.ttft_s, ".2f")
+    if ttft:
+        parts.append(f"TTFT {ttft} s")
+    rate = _num(record.tokens_per_s, ".1f")
+    if rate:
+        parts.append(f"{rate} tok/s")
+    latency = _num(record.latency_s, ".2f")
+    if latency:
+        parts.append(f"{latency} s total")
+    parts.append(cost_text(record.cost_usd))
+    if record.cached:
+        parts.append("cached")
+    if record.retries:
+        parts.append(f"{record.retries} retr{'y' if record.retries == 1 else 'ies'}")
+    if record.status != "ok":
+        parts.append(record.status)
+    return " · ".join(parts)

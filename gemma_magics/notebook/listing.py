@@ -1,0 +1,59 @@
+"""What ``%gemma providers``, ``%gemma models`` and ``%gemma config`` show."""
+
+from __future__ import annotations
+
+import math
+
+from ..catalog.models import RANGED_PARAMS
+from ..session import Session
+from .tables import Table
+
+
+def _price(value: float) -> str:
+    return "unknown" if math.isnan(value) else f"{value:g}"
+
+
+def providers_table(session: Session) -> Table:
+    """Every provider with whether its credentials were found (never the secret itself)."""
+    config = session.config
+    rows = []
+    for info in config.catalog:
+        ready, how = config.credentials_found(info)
+        rows.append([
+            info.name,
+            info.kind,
+            info.default_model or "",
+            "ready" if ready else "missing",
+            how,
+            info.description,
+        ])
+    return Table(["provider", "wire format", "default model", "credentials", "how", "about"],
+                 rows, title=f"default provider: {session.default_provider()}")
+
+
+def models_table(session: Session, provider: str | None = None) -> Table:
+    """The catalog: models, context, prices per million tokens, capabilities, ranges."""
+    catalog = session.config.catalog
+    infos = [catalog.provider(provider)] if provider else list(catalog)
+    rows = []
+    for info in infos:
+        models = list(info.models.values()) or [info.model()]
+        for m in models:
+            ranges = ", ".join(
+                f"{name} {m.range(name).describe()}" for name in RANGED_PARAMS if name in m.params
+                and name not in ("max_tokens", "seed")
+            )
+            rows.append([
+                info.name, m.id, m.context or "", _price(m.price_in), _price(m.price_out),
+                ", ".join(sorted(m.capabilities)), ranges,
+            ])
+    return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges"],
+                 rows)
+
+
+def config_table(session: Session) -> Table:
+    """The session defaults the next %%gemma cell uses."""
+    rows = [["provider", session.default_provider()], ["model", session.model or "(provider default)"]]
+    rows += [[k, v] for k, v in session.params.explicit().items()]
+    rows += [["log", session.db_path], ["config file", str(session.config.path)]]
+    return Table(["setting", "value"], rows, title="session defaults")

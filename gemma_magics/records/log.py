@@ -1,0 +1,241 @@
+"""The record of one call, the SQLite log that keeps every record, and its DataFrame view."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas loads only when history() is called
+    import pandas as pd
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+STATUS_INTERRUPTED = "interrupted"
+
+
+@dataclass
+class Record:
+    """One call, good or failed. Metric definitions: see README "Record columns"."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    timestamp: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    provider: str = ""
+    model: str = ""
+    prompt: str = ""
+    system: str | None = None
+    response: str = ""
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    stop: str | None = None  # JSON list
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    usage_source: str | None = None  # provider | counted | estimated
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    tokens_per_s: float | None = None  # decode rate: completion_tokens / (latency - ttft)
+    e2e_tokens_per_s: float | None = None  # completion_tokens / latency
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+    status: str = STATUS_OK  # ok | error | interrupted
+    error: str | None = None
+    error_type: str | None = None
+    retries: int = 0
+    cached: bool = False
+    variant: str | None = None
+    request_key: str | None = None
+    tool_calls: str | None = None  # JSON list of {name, arguments}
+    extra: str | None = None  # JSON object: features used (json schema, images, chat, raw...)
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Record))
+_INT_COLUMNS = ("max_tokens", "top_k", "prompt_tokens", "completion_tokens", "total_tokens",
+                "retries")
+_FLOAT_COLUMNS = ("temperature", "top_p", "repetition_penalty", "frequency_penalty",
+                  "presence_penalty", "ttft_s", "latency_s", "tokens_per_s", "e2e_tokens_per_s",
+                  "cost_usd")
+_SQL_TYPES = {
+    **{c: "INTEGER" for c in _INT_COLUMNS},
+    **{c: "REAL" for c in _FLOAT_COLUMNS},
+    "seed": "TEXT",  # seeds reach 2**64, beyond SQLite's INTEGER
+    "cached": "INTEGER",
+}
+
+
+def request_key(**parts: Any) -> str:
+    """A stable hash of everything that determines an answer (for resume and the cache)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+_SEED_INDEX = COLUMNS.index("seed")
+
+
+def _sql_row(record: Record) -> tuple:
+    row = [_sql_value(getattr(record, c)) for c in COLUMNS]
+    if row[_SEED_INDEX] is not None:
+        row[_SEED_INDEX] = str(row[_SEED_INDEX])
+    return tuple(row)
+
+
+class RecordLog:
+    """An append-only SQLite log of records (WAL mode, one commit per record).
+
+    ``path`` may be ``":memory:"``. Safe to share between threads.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                self.path = str(Path(self.path).expanduser())
+            self._conn = sqlite3.connect(self.path, check_same_thread=False,
+                                         isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._create()
+        except (OSError, sqlite3.Error) as exc:
+            from ..errors import ConfigError
+
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(
+                f"cannot keep the record log at {self.path}: {reason}",
+                fix="set GEMMA_MAGICS_DB (or %config GemmaMagics.db_path) to a writable file, "
+                    "or ':memory:'",
+            ) from None
+        self._insert = (
+            f"INSERT OR REPLACE INTO calls ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+        )
+
+    def _create(self) -> None:
+        cols = ", ".join(f"{c} {_SQL_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
+        with self._lock:
+            self._conn.execute(f"CREATE TABLE IF NOT EXISTS calls ({cols}, PRIMARY KEY (run_id))")
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(calls)")}
+            for c in COLUMNS:
+                if c not in have:  # a log written by an older version
+                    self._conn.execute(f"ALTER TABLE calls ADD COLUMN {c} {_SQL_TYPES.get(c, 'TEXT')}")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (request_key)")
+
+    def append(self, record: Record) -> None:
+        row = _sql_row(record)
+        with self._lock:
+            self._conn.execute(self._insert, row)
+
+    def append_many(self, records: list[Record]) -> None:
+        rows = [_sql_row(r) for r in records]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(self._insert, rows)
+            self._conn.execute("COMMIT")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    def find(self, key: str, *, status: str = STATUS_OK) -> Record | None:
+        """The latest record with this ``request_key`` and status (None if there is none)."""
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM calls WHERE request_key = ? AND status = ? "
+                "ORDER BY timestamp DESC LIMIT 1",
+                (key, status),
+            )
+            row = cur.fetchone()
+        return None if row is None else _record_from_row(row)
+
+    def keys(self, status: str = STATUS_OK) -> set[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT request_key FROM calls WHERE status = ? AND request_key IS NOT NULL",
+                (status,),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def records(self) -> list[Record]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY timestamp"
+            ).fetchall()
+        return [_record_from_row(r) for r in rows]
+
+    def delete(self, *, cached_only: bool = False) -> int:
+        """Delete all records (or only those served from the cache); returns how many."""
+        where = " WHERE cached = 1" if cached_only else ""
+        with self._lock:
+            return self._conn.execute(f"DELETE FROM calls{where}").rowcount
+
+    def dataframe(self) -> pd.DataFrame:
+        import pandas as pd
+
+        # Rows come in storage order (no ORDER BY: SQLite would sort every row, text and
+        # all, through its sorter) and straight into a DataFrame (read_sql_query adds a
+        # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
+        frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
+        return frame.sort_values("timestamp", kind="stable", ignore_index=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _record_from_row(row: tuple) -> Record:
+    values = dict(zip(COLUMNS, row))
+    values["cached"] = bool(values["cached"])
+    if values["seed"] is not None:
+        values["seed"] = int(values["seed"])
+    return Record(**values)
+
+
+def to_dataframe(data: pd.DataFrame | list[Record]) -> pd.DataFrame:
+    """Records (or a raw frame of them) as a DataFrame with proper dtypes."""
+    import pandas as pd
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(
+        [r.as_row() for r in data], columns=list(COLUMNS)
+    )
+    frame = frame.copy()
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    for col in _INT_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col]).astype("Int64")
+    frame["seed"] = pd.Series(  # object dtype: seeds reach 2**64, past int64 and float precision
+        [None if v is None or v != v else int(v) for v in frame["seed"]],
+        index=frame.index,
+        dtype=object,
+    )
+    for col in _FLOAT_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    frame["cached"] = frame["cached"].fillna(False).astype(bool)
+    for col in ("provider", "model", "usage_source", "status", "finish_reason"):
+        frame[col] = frame[col].astype("string")
+    return frame
