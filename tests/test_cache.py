@@ -146,12 +146,22 @@ def test_magic_flag_config_default_and_clear(ip, emu, monkeypatch, tmp_path, cap
 
 
 @pytest.mark.slow
-def test_local_model_answers_are_cached(session):
-    pytest.importorskip("llama_cpp")
+def test_local_model_answers_are_cached(session, monkeypatch):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    generations = []
+    real_generate = llama_cpp.Llama.generate
+
+    def counting_generate(self, *args, **kwargs):  # counts decode runs, then runs the real one
+        generations.append(1)
+        return real_generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(llama_cpp.Llama, "generate", counting_generate)
     first = gm.generate("Red, green and", "local", max_tokens=4, seed=5, cache=True)
+    ran_for_first = len(generations)
     second = gm.generate("Red, green and", "local", max_tokens=4, seed=5, cache=True)
+    assert ran_for_first >= 1 and not first.record.cached
     assert second.record.cached and second.text == first.text
-    assert second.record.latency_s < first.record.latency_s
+    assert len(generations) == ran_for_first  # served from the cache: the model did not run
 
 
 def test_llama_random_seed_is_refused_for_the_local_model_before_anything_runs(session):
@@ -172,7 +182,6 @@ def test_llama_random_seed_is_refused_for_the_local_model_before_anything_runs(s
 
 def test_only_reproducible_seeds_are_cacheable():
     from gemma_magics.catalog.models import ModelInfo
-
     from gemma_magics.params import Params
     from gemma_magics.providers.base import Request
 
