@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +52,16 @@ class CloudflareNative:
 
     def answer(self, req: ChatRequest, outcome: Outcome, text: str, n_tokens: int,
                finish_reason: str) -> Any:
+        if cloudflare.openai_style(self.model):  # Gemma 4: the envelope around a completion
+            body = json.dumps(outcome.json_obj) if outcome.is_json else text
+            return cloudflare.completion_result(
+                openai.completion(req, body, n_tokens, finish_reason, outcome.tool_calls))
         response = outcome.json_obj if outcome.is_json else text
         return cloudflare.result(req, response, n_tokens, outcome.tool_calls)
 
     def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
+        if cloudflare.openai_style(self.model):
+            return openai.chunks(req, outcome.gen, "last" if req.include_usage else "none")
         if settings.cf_openai_chunks:
             return openai.chunks(req, outcome.gen, settings.cf_usage)
         return cloudflare.native_frames(req, outcome.gen, settings.cf_usage)

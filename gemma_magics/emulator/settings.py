@@ -11,6 +11,7 @@ CF_USAGE_MODES = ("last", "every", "none")
 TEXT_SOURCES = ("scripted", "local")
 
 CLOUDFLARE_MODELS = (
+    "@cf/google/gemma-4-26b-a4b-it",
     "@cf/google/gemma-3-12b-it",
     "@hf/google/gemma-7b-it",
     "@cf/google/gemma-2b-it-lora",
@@ -18,6 +19,10 @@ CLOUDFLARE_MODELS = (
 )
 DATAOORTS_MODELS = ("google/gemma-3-12b-it",)
 OPENAI_MODELS = (
+    "google/gemma-4-31b-it",
+    "google/gemma-4-26b-a4b-it",
+    "gemma-4-31b-it",
+    "gemma4:e4b",
     "google/gemma-3-4b-it",
     "google/gemma-3-12b-it",
     "google/gemma-3-27b-it",
