@@ -23,7 +23,7 @@ def where_supported(catalog: Catalog, capability: str) -> str:
     for info in catalog:
         if info.kind == "local":
             continue
-        models = list(info.models.values()) or [info.model()]
+        models = [m for m in info.models.values() if m.retired is None] or [info.model()]
         able = [m for m in models if m.supports(capability)]
         if not able:
             continue

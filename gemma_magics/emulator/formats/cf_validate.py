@@ -114,6 +114,7 @@ def check_workers_body(body: Any, model: str, known: list[str],
         problems = schemas.violations(body, model)
         if problems:
             raise bad_input(problems[0])
+        shapes.check_messages(body.get("messages") or [], "workers")  # image data itself
         return body
     check_ranges(body, model)
     check_messages(body, model)
