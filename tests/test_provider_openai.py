@@ -302,3 +302,11 @@ def test_features_the_catalog_says_a_model_lacks_are_refused(hosted, emu):
         gm.generate("Hi", "ollama", "gemma3:270m", session=hosted,
                     images=["data:image/png;base64,AA=="])
     assert emu.requests == []
+
+
+def test_cloudflare_openai_sends_at_most_4_stops_and_cuts_the_rest_itself(hosted, emu):
+    emu.set_text("alpha beta gamma delta epsilon")
+    completion = gm.generate("Hi", "cloudflare-openai", session=hosted,
+                             stop=["w", "x", "y", "z", "gamma"])
+    assert last_body(emu)["stop"] == ["w", "x", "y", "z"]  # Gemma 4's schema: up to 4
+    assert completion.text.strip() == "alpha beta"

@@ -17,7 +17,7 @@ from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Finish, TextDelta, ToolCall, Usage
 from .base import Request
 from .error_bodies import api_error, details
-from .http import HttpProvider
+from .http import HttpProvider, StopCutter
 from .wire import (
     HttpCall,
     StreamParser,
@@ -31,12 +31,21 @@ from .wire import (
     usage_event,
 )
 
+#: Most stop sequences a service takes (Workers AI's Gemma 4 schema: 4); beyond that the
+#: first ones are sent and all are cut on our side.
+STOP_LIMITS = {"cloudflare": 4}
+
 
 class OpenAIProvider(HttpProvider):
     """Any OpenAI-compatible endpoint; the catalog entry says which service it is."""
 
     def make_wire(self) -> OpenAIWire:
         return OpenAIWire(self.name, self.info.error_style, self.info.extra_param_names)
+
+    def _stop_cutter(self, request: Request) -> StopCutter | None:
+        stops = request.params.stop
+        limit = STOP_LIMITS.get(self.info.error_style)
+        return StopCutter(stops) if stops and limit is not None and len(stops) > limit else None
 
 
 class OpenAIWire(WireFormat):
@@ -67,7 +76,7 @@ class OpenAIWire(WireFormat):
             url = f"{base_url}/chat/completions"
         body.update(sampling(request, renames))
         if request.params.stop:
-            body["stop"] = list(request.params.stop)
+            body["stop"] = list(request.params.stop)[:STOP_LIMITS.get(self.error_style)]
         if request.response_format:
             # Workers AI's /ai/v1 (Gemma 4's schema) takes json_schema as {name, schema, strict}
             strict = True if self.error_style == "cloudflare" else None
