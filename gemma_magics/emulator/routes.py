@@ -167,16 +167,34 @@ class ModelList:
     def error(self, status: int, code: Any = None, message: str | None = None) -> Any:
         return error_styles.error_body(self.style, status, message, code, self.path)
 
+    def listing(self, settings: Settings) -> Any:
+        return openai.models_list(settings.openai_models, settings.model_properties)
+
+
+class CloudflareModelSearch(ModelList):
+    """Workers AI ``GET .../ai/models/search``: the Cloudflare envelope around the models."""
+
+    name = "cloudflare-models"
+
+    def listing(self, settings: Settings) -> Any:
+        # every model it knows, whatever ?search= says: the client keeps the Gemma ones
+        return cloudflare.model_search(settings.cloudflare_models, settings.model_properties)
+
+    error = CloudflareNative.error
+
 
 Route = CloudflareNative | OpenAICompatible | ModelList
 
 _CF_RUN = re.compile(r"^/client/v4/accounts/[^/]+/ai/run/(.+)$")
+_CF_SEARCH = re.compile(r"^/client/v4/accounts/[^/]+/ai/models/search/?$")
 _CF_V1 = re.compile(r"^/client/v4/accounts/[^/]+/ai/v1/chat/completions/?$")
 
 
 def match(method: str, path: str, settings: Settings) -> Route | None:
     """The route for ``method`` and ``path`` (no query string), or None."""
     if method == "GET":
+        if _CF_SEARCH.match(path):
+            return CloudflareModelSearch(path)
         return ModelList(path, settings.style_for(path)) if path.endswith("/models") else None
     if method != "POST":
         return None

@@ -168,3 +168,21 @@ def native_frames(req: ChatRequest, gen: Generation, usage_mode: str) -> Iterato
     if usage_mode == "last":
         yield "tail", sse({"response": "", "usage": usage(req.prompt_words, n)})
     yield "done", DONE
+
+
+def model_search(models: list[str], properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``GET /client/v4/accounts/{account}/ai/models/search``: the models, each with the
+    ``properties`` list the model pages show (context_window, price)."""
+    result = []
+    for m in models:
+        known = properties.get(m, {})
+        props: list[dict[str, Any]] = []
+        if "context" in known:
+            props.append({"property_id": "context_window", "value": str(known["context"])})
+        if "price_in" in known:
+            props.append({"property_id": "price", "value": [
+                {"unit": "per M input tokens", "price": known["price_in"], "currency": "USD"},
+                {"unit": "per M output tokens", "price": known.get("price_out", 0),
+                 "currency": "USD"}]})
+        result.append({"name": m, "task": {"name": "Text Generation"}, "properties": props})
+    return {"result": result, "success": True, "errors": [], "messages": []}
