@@ -36,6 +36,7 @@ _LAZY = {
     "Chat": "workflows.chat",
     "replay": "workflows.chat",
     "run_tools": "workflows.tool_loop",
+    "models": "notebook.listing",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

@@ -11,7 +11,6 @@ from typing import Any
 from . import control, routes
 from .faults import Fault
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
-from .formats.openai import models_list
 from .formats.shapes import tool_rounds
 from .recording import RecordedRequest, redact_headers
 from .server import Exchange
@@ -144,7 +143,7 @@ class _Answer:
         if self.fault_response():
             return
         if isinstance(self.route, routes.ModelList):
-            self.send_json(200, models_list(self.settings.openai_models))
+            self.send_json(200, self.route.listing(self.settings))
             return
         try:
             req = self.route.parse(self.body, self.settings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from ..catalog.models import RANGED_PARAMS
-from ..session import Session
+from ..errors import ConfigError
+from ..session import Session, get_session
 from .tables import Table
 
 
@@ -49,6 +50,32 @@ def models_table(session: Session, provider: str | None = None) -> Table:
             ])
     return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges"],
                  rows)
+
+
+def models(provider: str | None = None, live: bool = False,
+           session: Session | None = None) -> Table:
+    """The built-in catalog (every provider, or ``provider``'s models): context, prices,
+    capabilities, ranges. With ``live=True``, ask ``provider`` what it serves now and show
+    beside the catalog its new Gemma ids, the ids we list that it no longer has, and context
+    or price differences (``%gemma models PROVIDER --live``)."""
+    session = session or get_session()
+    if not live:
+        return models_table(session, provider)
+    if not provider:
+        raise ConfigError("--live checks one provider at a time",
+                          fix="name it: %gemma models cloudflare --live, or "
+                              "gm.models('cloudflare', live=True)")
+    from ..workflows import live_models
+
+    info = session.config.catalog.provider(provider)
+    checks = live_models.compare(info, live_models.fetch(session, provider))
+    rows = [[c.id, c.status, c.catalog_context or "", c.live_context or "", c.catalog_price,
+             c.live_price, c.differs] for c in checks]
+    counts = {s: sum(c.status == s for c in checks) for s in ("new", "gone")}
+    title = (f"{provider}: the catalog beside what it serves now ({counts['new']} new, "
+             f"{counts['gone']} gone; prices $/M in / out)")
+    return Table(["model", "status", "catalog context", "live context", "catalog price",
+                  "live price", "differs"], rows, title=title)
 
 
 def config_table(session: Session) -> Table:
