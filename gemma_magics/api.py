@@ -124,6 +124,7 @@ def prepare(
         model=model_info.id,
         prompt=prompt,
         system=effective.system,
+        think=effective.think,
         variant=variant,
         **{k: settings[k] for k in (
             "max_tokens", "temperature", "top_p", "top_k", "seed",
@@ -252,6 +253,7 @@ class CallStream:
         error = self.recorder.error
         self.completion = Completion(
             text=self.recorder.text,
+            reasoning=self.recorder.reasoning,
             record=record,
             tool_calls=list(self.recorder.tool_calls),
             value=value if self.call.output is not None else self.recorder.structured,
@@ -294,7 +296,9 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     ``provider`` defaults to the session default (``local``: Gemma 3 270M in-process);
     ``model`` to the provider's default. Settings: ``max_tokens``, ``temperature``,
     ``top_p``, ``top_k``, ``seed``, ``repetition_penalty``, ``frequency_penalty``,
-    ``presence_penalty``, ``stop``, ``system``. Every call is recorded (see :func:`history`).
+    ``presence_penalty``, ``stop``, ``system``, ``think`` (True/False: whether a thinking
+    model such as Gemma 4 reasons first; its reasoning is ``Completion.reasoning``, never
+    part of ``text``). Every call is recorded (see :func:`history`).
     A failed call raises its :class:`~gemma_magics.errors.GemmaError`, whose
     ``.completion`` keeps any partial text and the record.
 

@@ -13,13 +13,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..catalog.thinking import is_gemma4
 from ..config import Secret
 from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Finish, StructuredOutput, TextDelta, Usage
-from .base import Request, gemma_template
+from .base import Request, chat_template
 from .error_bodies import api_error
 from .http import HttpProvider
 from .openai import OpenAIStream, answer_events, stream_error, tool_call
+from .thinking import think_fields
 from .wire import (
     HttpCall,
     StreamParser,
@@ -55,6 +57,7 @@ class CloudflareWire(WireFormat):
         check_features(request)
         body = workers_input(request)
         body.update(sampling(request))
+        body.update(think_fields(self.provider, request))
         if request.lora:
             if model.known and not model.supports("lora"):
                 raise CapabilityError(f"{model.id} takes no LoRA adapter", fix=f"use {LORA_MODELS}")
@@ -93,8 +96,9 @@ def workers_input(request: Request) -> dict[str, Any]:
         if request.images:
             check_images(request)
             raise CapabilityError("images cannot go with a raw prompt", fix="drop --raw")
-        prompt = request.prompt if plain else gemma_template(request.messages,
-                                                             request.params.system)
+        prompt = request.prompt if plain else chat_template(
+            request.messages, request.params.system, gemma4=is_gemma4(model.id),
+            think=bool(request.params.think))
         return {"prompt": prompt, "raw": True}
     if plain and not request.images and not request.chat:
         return {"prompt": request.prompt}
