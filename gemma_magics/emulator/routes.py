@@ -51,11 +51,14 @@ class CloudflareNative:
 
     def answer(self, req: ChatRequest, outcome: Outcome, text: str, n_tokens: int,
                finish_reason: str) -> Any:
+        if req.reasoning:  # a thinking model (Gemma 4): a chat.completion in the envelope
+            return cloudflare.envelope(openai.completion(req, text, n_tokens, finish_reason,
+                                                         outcome.tool_calls))
         response = outcome.json_obj if outcome.is_json else text
         return cloudflare.result(req, response, n_tokens, outcome.tool_calls)
 
     def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
-        if settings.cf_openai_chunks:
+        if settings.cf_openai_chunks or req.reasoning:
             return openai.chunks(req, outcome.gen, settings.cf_usage)
         return cloudflare.native_frames(req, outcome.gen, settings.cf_usage)
 

@@ -92,6 +92,8 @@ class GemmaMagics(Magics):
     @argument("--presence-penalty", type=float, help="penalise tokens already present")
     @argument("--stop", action="append", help="stop sequence (repeatable)")
     @argument("--system", help="system prompt (folded into the first turn for Gemma)")
+    @argument("--think", choices=("on", "off"),
+              help="thinking models (Gemma 4): reason before answering, or not (default off)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer")
     @argument("-o", "--output", metavar="NAME", help="store the Completion in this variable")
     @argument("-f", "--format", choices=("literal", "markdown", "text", "code", "json"),
@@ -220,6 +222,7 @@ class GemmaMagics(Magics):
         kwargs: dict[str, Any] = {name: getattr(args, name) for name in _PARAM_FLAGS}
         kwargs.update(
             stream=self.stream and not args.no_stream, stop=args.stop, system=args.system,
+            think=args.think,
             json=args.json, schema=self._variable(args.schema, "--schema"),
             tools=self._variable(args.tools, "--tools"), raw=args.raw, lora=args.lora,
             cache=args.cache,
@@ -284,14 +287,17 @@ class GemmaMagics(Magics):
 
     def _template(self, prompt: str, args: Any, chat: Any):
         """``--template``: the exact prompt, shown and (with -o) stored; nothing is sent."""
-        from ..providers.base import gemma_template
+        from ..providers.base import chat_template
+        from .template_format import is_gemma4_target
 
         if args.raw:
             text = prompt
         elif chat is not None:
             text = chat.template(prompt, args.system)
         else:
-            text = gemma_template([{"role": "user", "content": prompt}], args.system)
+            text = chat_template([{"role": "user", "content": prompt}], args.system,
+                                 gemma4=is_gemma4_target(args.provider, args.model),
+                                 think=args.think == "on")
         if args.output:
             self.shell.user_ns[args.output] = text
         from .line_commands import show_text

@@ -130,6 +130,11 @@ def result(req: ChatRequest, response: Any, n_tokens: int,
             "success": True, "errors": [], "messages": []}
 
 
+def envelope(result: Any) -> dict[str, Any]:
+    """Any result (a Gemma 4 ``chat.completion``, say) in the Workers AI envelope."""
+    return {"result": result, "success": True, "errors": [], "messages": []}
+
+
 def success_false(code: int | str | None, message: str | None) -> dict[str, Any]:
     """HTTP 200 with ``success: false``."""
     return error_body(200, code if code is not None else 3040, message)
