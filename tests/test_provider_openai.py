@@ -51,10 +51,19 @@ def test_non_streamed_answer(hosted, emu):
 
 
 def test_system_prompt_folded_where_the_model_has_no_system_role(hosted, emu):
-    call = gm.stream("Hi", "aimlapi", session=hosted, system="Be brief.")
+    call = gm.stream("Hi", "google", "gemma-3-12b-it", session=hosted, system="Be brief.")
     events = list(call)
     assert last_body(emu)["messages"] == [{"role": "user", "content": "Be brief.\n\nHi"}]
     assert any(isinstance(e, Notice) and "folded" in e.message for e in events)
+
+
+def test_aimlapi_refuses_a_system_prompt_before_sending(hosted, emu):
+    # aimlapi/api-docs: of its Gemma 3 models only google/gemma-3-27b-it takes a system role
+    with pytest.raises(errors.ValidationError) as info:
+        gm.stream("Hi", "aimlapi", "google/gemma-3-4b-it", session=hosted, system="Be brief.")
+    assert "refuses a system prompt" in str(info.value)
+    assert "google/gemma-3-27b-it" in info.value.fix
+    assert emu.requests == []
 
 
 def test_system_role_kept_where_the_model_has_one(hosted, emu):
