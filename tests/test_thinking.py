@@ -14,15 +14,16 @@ import gemma_magics as gm
 from gemma_magics import errors
 from gemma_magics.catalog import thinking as model_rules
 from gemma_magics.completion import empty_after_thinking
+from gemma_magics.config import Config
 from gemma_magics.events import ReasoningDelta, TextDelta
 from gemma_magics.notebook import display
 from gemma_magics.providers.base import chat_template
 from gemma_magics.records.log import COLUMNS, Record, RecordLog
-from gemma_magics.session import set_session
+from gemma_magics.session import Session, set_session
 
 pytest_plugins = ["conftest_providers"]
 
-from emulated import ACCOUNT, last_body  # noqa: E402
+from emulated import last_body  # noqa: E402
 
 CF_GEMMA4 = "@cf/google/gemma-4-26b-a4b-it"
 THOUGHT = "Paris is the capital. The user wants one word."
@@ -282,7 +283,13 @@ def test_the_terminal_renderer_labels_thinking_and_answer(hosted, thinking_emu, 
 # -- Gemma 4 conversation rules -----------------------------------------------------------------
 
 
-def test_gemma4_takes_the_system_role_gemma3_folds_it(hosted, thinking_emu):
+def test_gemma4_takes_the_system_role_gemma3_folds_it(hosted, thinking_emu, tmp_path):
+    # a Gemma 4 entry listed like Google's Gemma 3 ones (no "system" capability): Gemma 4
+    # still gets its system turn, by its generation
+    (tmp_path / "config.toml").write_text(
+        '[[providers.google.models]]\nid = "gemma-4-31b-it"\ncapabilities = ["stream", "json"]\n')
+    hosted = Session(config=Config(), db_path=":memory:")
+    assert not hosted.config.catalog.model("google", "gemma-4-31b-it").supports("system")
     gm.generate("Hi", "google", "gemma-4-31b-it", session=hosted, system="Be brief.")
     assert last_body(thinking_emu)["messages"] == [{"role": "system", "content": "Be brief."},
                                                    {"role": "user", "content": "Hi"}]
