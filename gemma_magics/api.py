@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import json as _json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .catalog.thinking import think_switch
 from .completion import Completion
 from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
@@ -92,7 +93,10 @@ def prepare(
         model = session.model
     model_info = info.model(model)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
-    effective, warnings = resolve(given.merged_over(session.params), model_info)
+    defaults = session.params
+    if given.think is None and defaults.think is not None and not think_switch(model_info):
+        defaults = replace(defaults, think=None)  # a session's switch is for thinking models
+    effective, warnings = resolve(given.merged_over(defaults), model_info)
     check_seed(effective, info.kind, f"{name} {model_info.id}")
     output = output_spec(json, schema)
     if output is not None and response_format is None:

@@ -335,3 +335,15 @@ def test_think_flag_on_the_cell_and_a_grid_axis_on_compare(ip, hosted, thinking_
     frame = gm.compare("Hi", providers="openrouter", models="google/gemma-4-31b-it",
                        grid={"think": [True, False]}, session=hosted, display=False)
     assert len(frame) == 2
+
+
+def test_config_sets_the_default_switch(ip, hosted, thinking_emu):
+    set_session(hosted)
+    ip.run_line_magic("config", "GemmaMagics.think = 'on'")
+    gm.generate("Hi", "openrouter", "google/gemma-4-31b-it", session=hosted)
+    assert sent(thinking_emu) == {"reasoning": {"enabled": True}}
+    gm.generate("Hi", "aimlapi", "google/gemma-3-27b-it", session=hosted)
+    assert sent(thinking_emu) == {}, "a session default is not forced on a model without one"
+    ip.run_line_magic("config", "GemmaMagics.think = None")
+    gm.generate("Hi", "openrouter", "google/gemma-4-31b-it", session=hosted)
+    assert sent(thinking_emu) == {"reasoning": {"enabled": False}}

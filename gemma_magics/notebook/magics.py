@@ -41,6 +41,8 @@ class GemmaMagics(Magics):
     frequency_penalty = Float(None, allow_none=True).tag(config=True)
     presence_penalty = Float(None, allow_none=True).tag(config=True)
     system = Unicode(None, allow_none=True, help="Default system prompt").tag(config=True)
+    think = Unicode(None, allow_none=True,
+                    help="Default thinking switch of thinking models: on | off").tag(config=True)
     format = Unicode("literal", help="literal | markdown | text | code | json").tag(config=True)
     stream = Bool(True, help="Stream answers as they arrive").tag(config=True)
     raise_errors = Bool(False, help="Raise failed calls as exceptions").tag(config=True)
@@ -49,7 +51,7 @@ class GemmaMagics(Magics):
     )
     cache = Bool(False, help="Serve identical seeded requests from the log").tag(config=True)
 
-    @observe("default_provider", "default_model", *_PARAM_FLAGS, "system")
+    @observe("default_provider", "default_model", *_PARAM_FLAGS, "system", "think")
     def _defaults_changed(self, change: dict[str, Any]) -> None:
         name = {"default_provider": "provider", "default_model": "model"}.get(
             change["name"], change["name"]
