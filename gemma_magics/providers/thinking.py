@@ -33,12 +33,17 @@ ollama        ``reasoning_effort: "medium"`` / ``"none"``         ollama/ollama 
                                                                   think=false, high/medium/low
                                                                   think; its OpenAI route has no
                                                                   ``think`` field)
-vllm          ``chat_template_kwargs: {enable_thinking: b}``      vllm-project/vllm reasoning
-                                                                  parsers (the Gemma 4 chat
-                                                                  template reads enable_thinking)
+vllm          ``chat_template_kwargs: {enable_thinking: b}``      vllm-project/vllm vllm/reasoning/
+                                                                  gemma4_reasoning_parser.py
+                                                                  (enable_thinking puts <|think|>
+                                                                  in a system turn; the parsed
+                                                                  thought is ``reasoning``)
 llamacpp      ``chat_template_kwargs: {enable_thinking: b}``,     ggml-org/llama.cpp
-              with ``reasoning_format: "deepseek"`` when on       tools/server/README.md (thoughts
-                                                                  in ``reasoning_content``)
+              with ``reasoning_format: "deepseek"`` when on       tools/server/README.md (both
+                                                                  per-request fields; "deepseek"
+                                                                  puts thoughts in
+                                                                  ``reasoning_content``, "none"
+                                                                  leaves them in the text)
 other         ``chat_template_kwargs: {enable_thinking: b}``      what vLLM, llama-server and
 OpenAI-                                                           SGLang share for Gemma 4
 compatible
