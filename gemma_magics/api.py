@@ -13,14 +13,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .catalog.thinking import think_switch
+from .catalog.thinking import is_gemma4, think_switch
 from .completion import Completion
 from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .features.structured import OutputSpec
 from .params import Params, check_seed, resolve
 from .providers import make_provider
-from .providers.base import Provider, Request, gemma_template
+from .providers.base import Provider, Request, chat_template
 from .records.log import Record, request_key
 from .records.recorder import Recorder, error_of
 from .session import Session, get_session
@@ -179,7 +179,8 @@ def counted_prompt(request: Request) -> str:
     """The text a tokenizer should count as the prompt when the provider gives no usage."""
     if request.raw:
         return request.prompt
-    return gemma_template(request.messages, request.params.system)
+    return chat_template(request.messages, request.params.system,
+                         gemma4=is_gemma4(request.model.id), think=bool(request.params.think))
 
 
 class CallStream:

@@ -347,3 +347,18 @@ def test_config_sets_the_default_switch(ip, hosted, thinking_emu):
     ip.run_line_magic("config", "GemmaMagics.think = None")
     gm.generate("Hi", "openrouter", "google/gemma-4-31b-it", session=hosted)
     assert sent(thinking_emu) == {"reasoning": {"enabled": False}}
+
+
+def test_the_panel_toggle_sets_the_switch_for_thinking_models_only(session):
+    from gemma_magics.notebook.panel import Panel
+
+    session.set_defaults(provider="openrouter", model="google/gemma-4-31b-it")
+    p = Panel(session)
+    assert p.think.disabled is False and p.think.value == "default"
+    p.think.value = "on"
+    assert session.params.think is True
+    p.think.value = "off"
+    assert session.params.think is False
+    p.model.value = "google/gemma-3-27b-it"  # does not think: the toggle goes off with it
+    assert p.think.disabled is True and p.think.value == "default"
+    assert session.params.think is None
