@@ -145,8 +145,11 @@ def prepare(
         "messages": messages or None,
         "chat": chat or None,
     }
+    # no switch (every model before Gemma 4): the key stays what earlier versions logged,
+    # so resume and the cache still find those records
+    keyed = {k: v for k, v in settings.items() if not (k == "think" and v is None)}
     record.request_key = request_key(
-        provider=name, model=model_info.id, prompt=prompt, params=settings,
+        provider=name, model=model_info.id, prompt=prompt, params=keyed,
         backend=_backend_identity(endpoint), **features
     )
     shown = {k: v for k, v in features.items() if v and k not in ("messages", "chat")}

@@ -362,3 +362,21 @@ def test_the_panel_toggle_sets_the_switch_for_thinking_models_only(session):
     p.model.value = "google/gemma-3-27b-it"  # does not think: the toggle goes off with it
     assert p.think.disabled is True and p.think.value == "default"
     assert session.params.think is None
+
+
+def test_request_keys_of_models_without_a_switch_are_unchanged(hosted):
+    """Records logged before the think setting existed are still found by resume/cache."""
+    from gemma_magics.api import prepare
+    from gemma_magics.records.log import request_key
+
+    call = prepare("Hi", "aimlapi", "google/gemma-3-27b-it", session=hosted, seed=1)
+    settings = {k: getattr(call.request.params, k) for k in (
+        "max_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty",
+        "frequency_penalty", "presence_penalty", "stop", "system")}
+    assert call.record.request_key == request_key(
+        provider="aimlapi", model="google/gemma-3-27b-it", prompt="Hi", params=settings,
+        backend=call.provider.endpoint.base_url, raw=None, lora=None, response_format=None,
+        tools=None, images=None, messages=None, chat=None)
+    on = prepare("Hi", "openrouter", "google/gemma-4-31b-it", session=hosted, think=True)
+    off = prepare("Hi", "openrouter", "google/gemma-4-31b-it", session=hosted, think=False)
+    assert on.record.request_key != off.record.request_key
