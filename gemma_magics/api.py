@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import json as _json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .catalog.thinking import is_gemma4, think_switch
 from .completion import Completion
 from .errors import GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .features.structured import OutputSpec
 from .params import Params, check_seed, resolve
 from .providers import make_provider
-from .providers.base import Provider, Request, gemma_template
+from .providers.base import Provider, Request, chat_template
 from .records.log import Record, request_key
 from .records.recorder import Recorder, error_of
 from .session import Session, get_session
@@ -96,7 +97,10 @@ def prepare(
     model_info = info.model(model)
     capabilities.check_served(model_info)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
-    effective, warnings = resolve(given.merged_over(session.params), model_info)
+    defaults = session.params
+    if given.think is None and defaults.think is not None and not think_switch(model_info):
+        defaults = replace(defaults, think=None)  # a session's switch is for thinking models
+    effective, warnings = resolve(given.merged_over(defaults), model_info)
     check_seed(effective, info.kind, f"{name} {model_info.id}")
     output = output_spec(json, schema)
     if output is not None and response_format is None:
@@ -131,6 +135,7 @@ def prepare(
         model=model_info.id,
         prompt=prompt,
         system=effective.system,
+        think=effective.think,
         variant=variant,
         **{k: settings[k] for k in (
             "max_tokens", "temperature", "top_p", "top_k", "seed",
@@ -147,8 +152,11 @@ def prepare(
         "messages": messages or None,
         "chat": chat or None,
     }
+    # no switch (every model before Gemma 4): the key stays what earlier versions logged,
+    # so resume and the cache still find those records
+    keyed = {k: v for k, v in settings.items() if not (k == "think" and v is None)}
     record.request_key = request_key(
-        provider=name, model=model_info.id, prompt=prompt, params=settings,
+        provider=name, model=model_info.id, prompt=prompt, params=keyed,
         backend=_backend_identity(endpoint), **features
     )
     shown = {k: v for k, v in features.items() if v and k not in ("messages", "chat")}
@@ -181,7 +189,8 @@ def counted_prompt(request: Request) -> str:
     """The text a tokenizer should count as the prompt when the provider gives no usage."""
     if request.raw:
         return request.prompt
-    return gemma_template(request.messages, request.params.system)
+    return chat_template(request.messages, request.params.system,
+                         gemma4=is_gemma4(request.model.id), think=bool(request.params.think))
 
 
 class CallStream:
@@ -259,6 +268,7 @@ class CallStream:
         error = self.recorder.error
         self.completion = Completion(
             text=self.recorder.text,
+            reasoning=self.recorder.reasoning,
             record=record,
             tool_calls=list(self.recorder.tool_calls),
             value=value if self.call.output is not None else self.recorder.structured,
@@ -301,7 +311,9 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     ``provider`` defaults to the session default (``local``: Gemma 3 270M in-process);
     ``model`` to the provider's default. Settings: ``max_tokens``, ``temperature``,
     ``top_p``, ``top_k``, ``seed``, ``repetition_penalty``, ``frequency_penalty``,
-    ``presence_penalty``, ``stop``, ``system``. Every call is recorded (see :func:`history`).
+    ``presence_penalty``, ``stop``, ``system``, ``think`` (True/False: whether a thinking
+    model such as Gemma 4 reasons first; its reasoning is ``Completion.reasoning``, never
+    part of ``text``). Every call is recorded (see :func:`history`).
     A failed call raises its :class:`~gemma_magics.errors.GemmaError`, whose
     ``.completion`` keeps any partial text and the record.
 

@@ -16,7 +16,8 @@ class Completion:
     ``text`` is the answer (partial if the call failed or was interrupted), ``record`` the
     logged record with every setting and metric, ``value`` the parsed object in JSON mode,
     ``tool_calls`` the calls the model asked for, ``steps`` the tools run by
-    :func:`gemma_magics.features.tools.run_tools` (each a ``ToolStep``).
+    :func:`gemma_magics.features.tools.run_tools` (each a ``ToolStep``), ``reasoning`` a
+    thinking model's reasoning (empty when it did not think; never part of ``text``).
     """
 
     text: str
@@ -25,6 +26,7 @@ class Completion:
     value: Any = None
     error: Exception | None = None
     steps: list[Any] = field(default_factory=list)
+    reasoning: str = ""
 
     @property
     def ok(self) -> bool:
@@ -40,3 +42,14 @@ class Completion:
             f"Completion({head!r}, provider={r.provider!r}, model={r.model!r}, "
             f"status={r.status!r}, completion_tokens={r.completion_tokens})"
         )
+
+
+def empty_after_thinking(record: Record) -> str | None:
+    """The one line shown instead of an empty answer when thinking used the whole budget
+    (finish reason ``length``, reasoning but no answer text); None otherwise."""
+    if record.finish_reason != "length" or record.response or not record.reasoning:
+        return None
+    budget = f"all {record.max_tokens} max_tokens" if record.max_tokens else "the token budget"
+    return (f"no answer: thinking used {budget} before the answer began (raise --max-tokens, "
+            "e.g. --max-tokens 2048, or use --think off)")
+

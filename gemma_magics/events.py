@@ -44,6 +44,14 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's thinking, in order: never part of the answer text."""
+
+    text: str
+    at: float = _stamp()
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """The model asks for a function call; ``arguments`` is always a dict."""
 
@@ -61,6 +69,8 @@ class Usage:
     completion_tokens: int | None = None
     total_tokens: int | None = None
     source: UsageSource = "provider"
+    #: Of ``completion_tokens``, those spent thinking (``completion_tokens_details``).
+    reasoning_tokens: int | None = None
     at: float = _stamp()
 
 
@@ -119,6 +129,6 @@ class Done:
 
 
 Event = (
-    Sent | TextDelta | ToolCall | Usage | Finish | StructuredOutput | Notice | Retrying
+    Sent | TextDelta | ReasoningDelta | ToolCall | Usage | Finish | StructuredOutput | Notice | Retrying
     | ErrorEvent | Done
 )

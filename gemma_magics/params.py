@@ -6,12 +6,17 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .catalog import thinking
 from .catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo
 from .errors import ValidationError
 
 #: Settings a caller may pass to generate()/stream() and the magics, beyond the ranged ones.
 TEXT_PARAMS = ("stop", "system")
-PARAM_NAMES = RANGED_PARAMS + TEXT_PARAMS
+#: ``think``: True/False (or "on"/"off"), whether a thinking model reasons before answering.
+SWITCH_PARAMS = ("think",)
+PARAM_NAMES = RANGED_PARAMS + TEXT_PARAMS + SWITCH_PARAMS
+_ON = ("on", "true", "yes", "1")
+_OFF = ("off", "false", "no", "0")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Params:
     presence_penalty: float | None = None
     stop: tuple[str, ...] | None = None
     system: str | None = None
+    think: bool | None = None
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Params:
@@ -42,6 +48,8 @@ class Params:
             kwargs["stop"] = (stop,)
         elif stop is not None:
             kwargs["stop"] = tuple(stop)
+        if kwargs.get("think") is not None:
+            kwargs["think"] = think_value(kwargs["think"])
         return cls(**kwargs)
 
     def merged_over(self, defaults: Params | dict[str, Any] | None) -> Params:
@@ -57,6 +65,19 @@ class Params:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def think_value(value: Any) -> bool:
+    """``think`` as a bool: True/False, or "on"/"off" (as the magics and the panel give it)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _ON:
+        return True
+    if text in _OFF:
+        return False
+    raise ValidationError(f"think={value!r} is not on or off", fix="use --think on|off "
+                          "(think=True or think=False in Python)")
 
 
 def _coerce(name: str, value: Any) -> float | int:
@@ -101,11 +122,30 @@ def resolve(params: Params, model: ModelInfo) -> tuple[Params, list[str]]:
             )
     if values["stop"] is not None:
         values["stop"] = tuple(str(s) for s in values["stop"])
-    if values["system"] is not None and not model.supports("system"):
+    if values["system"] is not None and not thinking.takes_system(model):
+        instead = thinking.refuses_system(model)
+        if instead:
+            raise ValidationError(f"{where} refuses a system prompt",
+                                  fix=f"drop --system, or use -m {instead}")
         warnings.append(
             f"{where} has no system role; the system prompt is folded into the first user turn"
         )
+    values["think"] = _resolve_think(values["think"], model, where)
     return Params(**values), warnings
+
+
+def _resolve_think(think: bool | None, model: ModelInfo, where: str) -> bool | None:
+    """The explicit switch for a thinking model (its default when unset); refused for a
+    model that does not think or has no switch."""
+    if think is None:
+        return thinking.default_think(model)
+    if not thinking.think_switch(model):
+        lead = (f"{where} takes no thinking switch" if thinking.thinks(model)
+                else f"{where} does not think")
+        raise ValidationError(f"--think is not available: {lead}",
+                              fix="drop --think, or use a Gemma 4 model (e.g. -m gemma-4-31b-it "
+                                  "on google, google/gemma-4-31b-it on openrouter)")
+    return think
 
 
 #: llama.cpp's ``LLAMA_DEFAULT_SEED`` (0xFFFFFFFF): "pick a random seed", not a seed.

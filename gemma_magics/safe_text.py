@@ -79,3 +79,16 @@ def code_markdown(text: str | None, lang: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{shown}\n{fence}"
+
+
+def thinking_html(text: str | None) -> str:
+    """A thinking model's reasoning as a collapsed ``<details>`` section (escaped like any
+    model text: only the summary line is ours)."""
+    return (f'<details class="gm-thinking {NO_MATH}" style="margin:0 0 0.4em 0;color:#555">'
+            '<summary style="cursor:pointer;font-size:0.85em">thinking</summary>'
+            f"{model_text_html(text, cls='gm-thinking-text')}</details>")
+
+
+def thinking_bundle(text: str | None) -> dict[str, str]:
+    """The MIME bundle of the thinking section shown above an answer."""
+    return {"text/html": thinking_html(text), "text/plain": f"[thinking]\n{clean(text)}"}

@@ -126,7 +126,7 @@ def test_notebooks_are_committed_without_outputs():
 def test_every_expected_notebook_exists():
     names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
     assert {"quickstart.ipynb", "compare_providers.ipynb", "parameter_panel.ipynb",
-            "structured_and_multimodal.ipynb"} <= names
+            "structured_and_multimodal.ipynb", "thinking.ipynb"} <= names
 
 
 @pytest.mark.slow
@@ -218,7 +218,32 @@ def check_structured(nb) -> None:
     assert "cached" in outputs_text(cells["smm-32"])
 
 
+THINKING_CELLS = ("thk-06", "thk-09", "thk-12", "thk-15", "thk-18", "thk-21", "thk-24",
+                  "thk-27")  # one %%gemma --think on cell per thinking provider
+
+
+def check_thinking(nb) -> None:
+    emulator_announced(nb)
+    cells = by_id(nb)
+    for cell_id in THINKING_CELLS:
+        cell = cells[cell_id]
+        htmls = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
+        assert any(h.startswith("<details") for h in htmls), f"{cell_id}: no thinking section"
+        text = outputs_text(cell)
+        assert "Paris is the capital of France." in text, f"{cell_id}: no answer"
+        assert re.search(r"\(\d+ thinking\)", text), f"{cell_id}: footer without thinking"
+        # the next cell shows the record: (reasoning_tokens, completion_tokens, text)
+        shown = outputs_text(cells[f"thk-{int(cell_id[4:]) + 1:02d}"])
+        reasoning, completion = map(int, re.match(r"\((\d+), (\d+),", shown).groups())
+        assert 0 < reasoning < completion, shown
+    assert "<details" not in outputs_text(cells["thk-30"]), "--think off: no thinking"
+    assert "no answer: thinking used all 8 max_tokens" in outputs_text(cells["thk-31"])
+    assert "think=on" in outputs_text(cells["thk-34"]) and "think=off" in outputs_text(
+        cells["thk-34"])
+
+
 CHECKS = {
+    "thinking": check_thinking,
     "quickstart": check_quickstart,
     "compare_providers": check_compare,
     "parameter_panel": check_panel,

@@ -41,7 +41,9 @@ def test_streamed_answer_text_usage_and_request(hosted, emu):
     assert request.path == f"/client/v4/accounts/{ACCOUNT}/ai/run/{MODEL}"
     assert request.body == {"prompt": "Explain entanglement.", "max_completion_tokens": 256,
                             "temperature": 0.2, "stream": True,
-                            "stream_options": {"include_usage": True}}
+                            "stream_options": {"include_usage": True},
+                            # the thinking switch is always sent explicitly (default off)
+                            "chat_template_kwargs": {"enable_thinking": False}}
 
 
 def test_non_streamed_answer(hosted, emu):
@@ -188,8 +190,8 @@ def test_stop_sequences_are_applied_by_the_client(hosted, emu):
 
 
 def test_out_of_range_setting_is_refused_before_any_request(hosted, emu):
-    with pytest.raises(errors.ValidationError, match="top_k=80.*allowed 1–50"):
-        gm.generate("Hi", "cloudflare", session=hosted, top_k=80)
+    with pytest.raises(errors.ValidationError, match="temperature=3.*allowed 0–2"):
+        gm.generate("Hi", "cloudflare", session=hosted, temperature=3)
     assert emu.requests == []
 
 

@@ -25,7 +25,8 @@ WORDS = len(ANSWER.split())
 
 def test_streamed_answer_with_usage(hosted, emu):
     emu.set_text(ANSWER)
-    call = gm.stream("Explain entanglement.", "aimlapi", session=hosted, top_p=0.9)
+    call = gm.stream("Explain entanglement.", "aimlapi", "google/gemma-3-27b-it", session=hosted,
+                     top_p=0.9)  # a model without thinking: every completion token is answer
     deltas = [e.text for e in call if isinstance(e, TextDelta)]
     assert "".join(deltas) == ANSWER and len(deltas) == WORDS
     rec = call.completion.record
@@ -34,7 +35,7 @@ def test_streamed_answer_with_usage(hosted, emu):
     request = emu.requests[-1]
     assert request.path == "/aimlapi/v1/chat/completions"
     assert request.body == {
-        "model": "google/gemma-4-31b-it",
+        "model": "google/gemma-3-27b-it",
         "messages": [{"role": "user", "content": "Explain entanglement."}],
         "max_tokens": 256, "temperature": 0.6, "top_p": 0.9,
         "stream": True, "stream_options": {"include_usage": True},
@@ -43,19 +44,35 @@ def test_streamed_answer_with_usage(hosted, emu):
 
 def test_non_streamed_answer(hosted, emu):
     emu.set_text(ANSWER)
-    completion = gm.generate("Explain.", "aimlapi", session=hosted, stream=False)
+    completion = gm.generate("Explain.", "aimlapi", "google/gemma-3-27b-it", session=hosted,
+                             stream=False)
     assert completion.text == ANSWER
     assert completion.record.usage_source == "provider"
     assert completion.record.completion_tokens == WORDS
     assert last_body(emu)["stream"] is False and "stream_options" not in last_body(emu)
 
 
-def test_system_prompt_folded_where_the_model_has_no_system_role(hosted, emu):
-    call = gm.stream("Hi", "aimlapi", "google/gemma-3-12b-it", session=hosted,
-                     system="Be brief.")  # AIML documents a system role for 3-27b only
+def test_system_prompt_folded_where_the_model_has_no_system_role(hosted, emu, tmp_path,
+                                                                   monkeypatch):
+    # a Gemma 3 model listed without a system role (as AI Studio's Gemma 3 ones were)
+    config = tmp_path / "gemma3.toml"
+    config.write_text('[[providers.openai.models]]\nid = "gemma-3-4b-it"\n'
+                      'capabilities = ["stream", "json"]\n')
+    monkeypatch.setenv("GEMMA_MAGICS_CONFIG", str(config))
+    session = Session(db_path=":memory:")
+    call = gm.stream("Hi", "openai", "gemma-3-4b-it", session=session, system="Be brief.")
     events = list(call)
     assert last_body(emu)["messages"] == [{"role": "user", "content": "Be brief.\n\nHi"}]
     assert any(isinstance(e, Notice) and "folded" in e.message for e in events)
+
+
+def test_aimlapi_refuses_a_system_prompt_before_sending(hosted, emu):
+    # aimlapi/api-docs: of its Gemma 3 models only google/gemma-3-27b-it takes a system role
+    with pytest.raises(errors.ValidationError) as info:
+        gm.stream("Hi", "aimlapi", "google/gemma-3-4b-it", session=hosted, system="Be brief.")
+    assert "refuses a system prompt" in str(info.value)
+    assert "google/gemma-3-27b-it" in info.value.fix
+    assert emu.requests == []
 
 
 def test_system_role_kept_where_the_model_has_one(hosted, emu):
@@ -64,10 +81,11 @@ def test_system_role_kept_where_the_model_has_one(hosted, emu):
                                           {"role": "user", "content": "Hi"}]
 
 
-def test_google_folds_the_system_prompt(hosted, emu):
+def test_google_sends_gemma4_its_system_turn(hosted, emu):
     gm.generate("Hi", "google", session=hosted, system="Be brief.")
     assert emu.requests[-1].path == "/google/v1beta/openai/chat/completions"
-    assert last_body(emu)["messages"] == [{"role": "user", "content": "Be brief.\n\nHi"}]
+    assert last_body(emu)["messages"] == [{"role": "system", "content": "Be brief."},
+                                          {"role": "user", "content": "Hi"}]
 
 
 def test_comment_lines_are_skipped(hosted, emu):
@@ -223,7 +241,7 @@ def test_cut_stream_is_an_error_not_a_short_answer(hosted, emu):
     emu.set_text(ANSWER)
     emu.inject(Fault(cut_after=2))
     with pytest.raises(errors.StreamError, match="connection broke|ended before") as info:
-        gm.generate("Hi", "aimlapi", session=hosted)
+        gm.generate("Hi", "aimlapi", "google/gemma-3-27b-it", session=hosted)
     assert info.value.completion.text == "Two particles "
 
 

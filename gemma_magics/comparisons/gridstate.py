@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RateLimitError
-from ..events import Done, ErrorEvent, Notice, Retrying, Sent, TextDelta
+from ..events import Done, ErrorEvent, Notice, ReasoningDelta, Retrying, Sent, TextDelta
 from ..records.log import Record
 
 QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED = (
@@ -67,6 +67,9 @@ class Cell:
                     self.note = None
                 self.parts.append(event.text)
                 self.deltas += 1
+        elif kind is ReasoningDelta:
+            if self.first_at is None:  # the answer has not begun: say why the cell waits
+                self.note = "thinking…"
         elif kind is Sent:
             self.sent_at = time.perf_counter()
         elif kind is Notice:

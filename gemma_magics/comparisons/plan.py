@@ -19,7 +19,7 @@ from ..records.log import STATUS_OK, Record
 from ..session import Session
 
 #: Settings that can be grid axes (a list of values: one run per value).
-AXIS_NAMES = (*RANGED_PARAMS, "system", "stop")
+AXIS_NAMES = (*RANGED_PARAMS, "system", "stop", "think")
 
 
 @dataclass
@@ -176,6 +176,8 @@ def short_model(model_id: str) -> str:
 
 
 def format_value(value: Any) -> str:
+    if isinstance(value, bool):  # the think switch
+        return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):

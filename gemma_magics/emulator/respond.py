@@ -10,6 +10,7 @@ from typing import Any
 
 from . import control, routes
 from .faults import Fault
+from .formats import reasoning
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
 from .formats.shapes import tool_rounds
 from .recording import RecordedRequest, redact_headers
@@ -46,6 +47,19 @@ def authorized(ex: Exchange, api_key: str | None) -> bool:
     if scheme.lower() != "bearer" or not token:
         return False
     return api_key is None or hmac.compare_digest(token.encode(), api_key.encode())
+
+
+def think(req: ChatRequest, body: Any, route: str, settings: Settings) -> None:
+    """Thinking on (per the provider's own field): reasoning tokens come first and count
+    toward max_tokens; what is left is the answer's budget."""
+    if not reasoning.requested(body):
+        return
+    req.reasoning = reasoning.reasoning_tokens(settings.reasoning_text,
+                                               settings.reasoning_tokens)
+    req.reasoning_field = reasoning.answer_field(body, route, settings.reasoning_field)
+    if req.max_tokens is not None:
+        req.reasoning = req.reasoning[:req.max_tokens]
+        req.max_tokens -= len(req.reasoning)
 
 
 def plan(req: ChatRequest, settings: Settings) -> routes.Outcome:
@@ -150,6 +164,7 @@ class _Answer:
         except WireError as err:
             self.send_json(err.status, self.route.error(err.status, err.code, err.message))
             return
+        think(req, self.body, self.route.name, self.settings)
         outcome = plan(req, self.settings)
         try:
             if self.route.streams(req, outcome):

@@ -52,7 +52,8 @@ class CloudflareNative:
 
     def answer(self, req: ChatRequest, outcome: Outcome, text: str, n_tokens: int,
                finish_reason: str) -> Any:
-        if cloudflare.openai_style(self.model):  # Gemma 4: the envelope around a completion
+        if cloudflare.openai_style(self.model) or req.reasoning:
+            # Gemma 4 (thinking or not): a chat.completion inside the envelope
             body = json.dumps(outcome.json_obj) if outcome.is_json else text
             return cloudflare.completion_result(
                 openai.completion(req, body, n_tokens, finish_reason, outcome.tool_calls))
@@ -62,7 +63,7 @@ class CloudflareNative:
     def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
         if cloudflare.openai_style(self.model):
             return openai.chunks(req, outcome.gen, "last" if req.include_usage else "none")
-        if settings.cf_openai_chunks:
+        if settings.cf_openai_chunks or req.reasoning:
             return openai.chunks(req, outcome.gen, settings.cf_usage)
         return cloudflare.native_frames(req, outcome.gen, settings.cf_usage)
 

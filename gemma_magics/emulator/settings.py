@@ -57,6 +57,10 @@ class Settings:
       "OPENROUTER PROCESSING").
     cf_usage: where Workers AI native streams put usage: "last" frame, "every" frame, "none".
     cf_openai_chunks: Workers AI native URL streams OpenAI-shaped chunks instead.
+    reasoning_text / reasoning_tokens: the thinking streamed before the answer when a request
+      turns thinking on (None: a scripted default), cut to that many tokens; they count
+      toward max_tokens. reasoning_field: the answer field for it (None: as the server the
+      request came for names it; see ``formats/reasoning.py``).
     require_auth / api_key: demand ``Authorization: Bearer <non-empty>``; if api_key is set the
       token must equal it (it is never echoed).
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
@@ -81,6 +85,9 @@ class Settings:
     cf_openai_chunks: bool = False
     require_auth: bool = True
     api_key: str | None = field(default=None, repr=False)
+    reasoning_text: str | None = None
+    reasoning_tokens: int = 24
+    reasoning_field: str | None = None
     cloudflare_models: list[str] = field(default_factory=lambda: list(CLOUDFLARE_MODELS))
     dataoorts_models: list[str] = field(default_factory=lambda: list(DATAOORTS_MODELS))
     openai_models: list[str] = field(default_factory=lambda: list(OPENAI_MODELS))

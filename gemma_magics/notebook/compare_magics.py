@@ -10,6 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
 from ..errors import ConfigError, ValidationError
+from ..params import think_value
 from .interpolate import interpolate
 from .magic_line import parse_line
 
@@ -48,6 +49,7 @@ class CompareMagics(Magics):
     @argument("--repetition-penalty", help="(list: grid axis)")
     @argument("--frequency-penalty", help="(list: grid axis)")
     @argument("--presence-penalty", help="(list: grid axis)")
+    @argument("--think", help="thinking models: on, off, or on,off (a grid axis)")
     @argument("--stop", action="append", help="stop sequence (repeatable; applies to all)")
     @argument("--system", help="system prompt for every run")
     @argument("--repeat", type=int, default=1, metavar="N", help="runs per combination")
@@ -91,6 +93,12 @@ class CompareMagics(Magics):
             settings["stop"] = list(args.stop)
         if args.system is not None:
             settings["system"] = args.system
+        if args.think is not None:
+            try:
+                switches = [think_value(v) for v in args.think.split(",")]
+            except ValidationError as exc:
+                raise UsageError(str(exc)) from None
+            settings["think"] = switches if len(switches) > 1 else switches[0]
         for flag in ("repeat", "concurrency"):
             if getattr(args, flag) < 1:
                 raise UsageError(f"--{flag} must be at least 1")

@@ -2,7 +2,9 @@
 
 In a Jupyter kernel one display handle is updated as text arrives, at most
 :data:`MAX_UPDATES_PER_S` times a second whatever the token rate, and always once more at
-the end so the final text is complete. Elsewhere (terminal IPython, scripts) text is
+the end so the final text is complete. A thinking model's reasoning streams into its own
+collapsed "thinking" section above the answer, under the same budget (the two together
+stay within the rate). Elsewhere (terminal IPython, scripts) text is
 printed as it arrives.
 """
 
@@ -13,9 +15,17 @@ import sys
 import time
 from typing import Any
 
-from ..events import Done, Notice, Retrying, TextDelta, ToolCall
+from ..completion import empty_after_thinking
+from ..events import Done, Notice, ReasoningDelta, Retrying, TextDelta, ToolCall
 from ..frontend import in_notebook
-from ..safe_text import clean, code_markdown, line_html, markdown_source, text_bundle
+from ..safe_text import (
+    clean,
+    code_markdown,
+    line_html,
+    markdown_source,
+    text_bundle,
+    thinking_bundle,
+)
 from .footer import footer_text
 
 MAX_UPDATES_PER_S = 20
@@ -57,7 +67,10 @@ class NotebookRenderer:
         self.fmt = fmt
         self.min_interval = 1.0 / max_rate
         self.parts: list[str] = []
+        self.thoughts: list[str] = []
         self.handle = None
+        self.thinking_handle = None
+        self._thoughts_dirty = False
         self.status_handle = None
         self._status_shown = False
         self.updates = 0
@@ -93,6 +106,24 @@ class NotebookRenderer:
         if time.perf_counter() - self._last >= self.min_interval:
             self._show(bundle("".join(self.parts), "text" if self.fmt == "json" else self.fmt))
 
+    def reasoning(self, delta: str) -> None:
+        if self._status_shown:
+            self._status(None)
+        self.thoughts.append(delta)
+        self._thoughts_dirty = True
+        if time.perf_counter() - self._last >= self.min_interval:
+            self._show_thinking()
+
+    def _show_thinking(self) -> None:
+        data = thinking_bundle("".join(self.thoughts))
+        if self.thinking_handle is None:
+            self.thinking_handle = self._display(data, raw=True, display_id=True)
+        else:
+            self.thinking_handle.update(data, raw=True)
+        self.updates += 1
+        self._last = time.perf_counter()
+        self._thoughts_dirty = False
+
     def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
         data = _line(message, "#b26b00" if level == "warning" else "#666")
         if transient:
@@ -103,7 +134,13 @@ class NotebookRenderer:
     def finish(self, record: Any, error: Exception | None) -> None:
         if self._status_shown:
             self._status(None)
-        self._show(bundle("".join(self.parts), self.fmt))
+        if self._thoughts_dirty:
+            self._show_thinking()
+        empty = empty_after_thinking(record) if error is None else None
+        if empty and self.handle is None:  # say why there is no answer, not an empty success
+            self._display(_line(empty, "#b26b00"), raw=True)
+        else:
+            self._show(bundle("".join(self.parts), self.fmt))
         if error is not None:
             self._display(_line(str(error), "#c00"), raw=True)
         self._display(_line(footer_text(record), "#888"), raw=True)
@@ -116,12 +153,23 @@ class PrintRenderer:
         self.fmt = fmt
         self.out = stream or sys.stdout
         self.parts: list[str] = []
+        self.thoughts: list[str] = []
         self.updates = 0
 
     def start(self) -> None:
         pass
 
+    def reasoning(self, delta: str) -> None:
+        if not self.thoughts:
+            self.out.write("[thinking] ")
+        self.thoughts.append(delta)
+        self.out.write(clean(delta))
+        self.out.flush()
+        self.updates += 1
+
     def text(self, delta: str) -> None:
+        if self.thoughts and not self.parts:
+            self.out.write("\n[answer] ")
         self.parts.append(delta)
         self.out.write(clean(delta))
         self.out.flush()
@@ -131,8 +179,11 @@ class PrintRenderer:
         print(f"[{message}]", file=self.out, flush=True)
 
     def finish(self, record: Any, error: Exception | None) -> None:
-        if self.parts and not "".join(self.parts).endswith("\n"):
+        if (self.parts or self.thoughts) and not "".join(self.parts or self.thoughts).endswith("\n"):
             self.out.write("\n")
+        empty = empty_after_thinking(record) if error is None else None
+        if empty:
+            print(empty, file=self.out)
         if error is not None:
             print(f"Error: {error}", file=self.out)
         print(f"-- {footer_text(record)}", file=self.out, flush=True)
@@ -145,6 +196,7 @@ class OutputRenderer:
     def __init__(self, output: Any):
         self.output = output
         self.parts: list[str] = []
+        self.thoughts: list[str] = []
         self.notes: list[dict[str, Any]] = []
         self.status: dict[str, Any] | None = None  # "loading model…": gone once text arrives
         from .grid import Budget  # grid imports this module
@@ -155,6 +207,12 @@ class OutputRenderer:
 
     def text(self, delta: str) -> None:
         self.parts.append(delta)
+        self.status = None
+        if self.budget.take():
+            self._show()
+
+    def reasoning(self, delta: str) -> None:
+        self.thoughts.append(delta)
         self.status = None
         if self.budget.take():
             self._show()
@@ -176,8 +234,11 @@ class OutputRenderer:
     def finish(self, record: Any = None, error: Exception | None = None) -> None:
         """Final render; the footer goes to the panel's stats line, not here."""
         self.status = None
+        empty = empty_after_thinking(record) if record is not None and error is None else None
         if error is not None:
             self.notice(str(error), error=True)
+        elif empty:
+            self.notice(empty)
         else:
             self._show()
 
@@ -185,7 +246,9 @@ class OutputRenderer:
         answer = {"output_type": "display_data", "metadata": {},
                   "data": bundle("".join(self.parts))}  # the literal rule
         status = (self.status,) if self.status else ()
-        self.output.outputs = (*self.notes, *status, answer)
+        thinking = ({"output_type": "display_data", "metadata": {},
+                     "data": thinking_bundle("".join(self.thoughts))},) if self.thoughts else ()
+        self.output.outputs = (*self.notes, *status, *thinking, answer)
         self.updates += 1
 
 
@@ -208,6 +271,10 @@ def render_stream(events, renderer) -> Any:
             kind = type(event)
             if kind is TextDelta:
                 renderer.text(event.text)
+            elif kind is ReasoningDelta:
+                reasoning = getattr(renderer, "reasoning", None)
+                if reasoning is not None:  # a renderer that shows no thinking skips it
+                    reasoning(event.text)
             elif kind is Notice:
                 renderer.notice(event.message, event.level, transient=event.message.endswith("…"))
             elif kind is Retrying:

@@ -22,10 +22,13 @@ def cost_text(cost: float | None) -> str:
 
 
 def footer_text(record: Record) -> str:
-    """E.g. ``local · gemma-3-270m · 9 → 64 tokens · TTFT 0.04 s · 85.1 tok/s · $0``."""
+    """E.g. ``local · gemma-3-270m · 9 → 64 tokens · TTFT 0.04 s · 85.1 tok/s · $0``; a
+    thinking model's ``9 → 80 tokens (40 thinking)`` counts its reasoning tokens apart."""
     parts = [record.provider, record.model]
     if record.prompt_tokens is not None or record.completion_tokens is not None:
         tokens = f"{record.prompt_tokens or 0} → {record.completion_tokens or 0} tokens"
+        if record.reasoning_tokens:
+            tokens += f" ({record.reasoning_tokens} thinking)"
         if record.usage_source and record.usage_source != "provider":
             tokens += f" ({record.usage_source})"
         parts.append(tokens)

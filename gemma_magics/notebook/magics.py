@@ -41,6 +41,8 @@ class GemmaMagics(Magics):
     frequency_penalty = Float(None, allow_none=True).tag(config=True)
     presence_penalty = Float(None, allow_none=True).tag(config=True)
     system = Unicode(None, allow_none=True, help="Default system prompt").tag(config=True)
+    think = Unicode(None, allow_none=True,
+                    help="Default thinking switch of thinking models: on | off").tag(config=True)
     format = Unicode("literal", help="literal | markdown | text | code | json").tag(config=True)
     stream = Bool(True, help="Stream answers as they arrive").tag(config=True)
     raise_errors = Bool(False, help="Raise failed calls as exceptions").tag(config=True)
@@ -49,7 +51,7 @@ class GemmaMagics(Magics):
     )
     cache = Bool(False, help="Serve identical seeded requests from the log").tag(config=True)
 
-    @observe("default_provider", "default_model", *_PARAM_FLAGS, "system")
+    @observe("default_provider", "default_model", *_PARAM_FLAGS, "system", "think")
     def _defaults_changed(self, change: dict[str, Any]) -> None:
         name = {"default_provider": "provider", "default_model": "model"}.get(
             change["name"], change["name"]
@@ -94,6 +96,8 @@ class GemmaMagics(Magics):
     @argument("--presence-penalty", type=float, help="penalise tokens already present")
     @argument("--stop", action="append", help="stop sequence (repeatable)")
     @argument("--system", help="system prompt (folded into the first turn for Gemma)")
+    @argument("--think", choices=("on", "off"),
+              help="thinking models (Gemma 4): reason before answering, or not (default off)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer")
     @argument("-o", "--output", metavar="NAME", help="store the Completion in this variable")
     @argument("-f", "--format", choices=("literal", "markdown", "text", "code", "json"),
@@ -222,6 +226,7 @@ class GemmaMagics(Magics):
         kwargs: dict[str, Any] = {name: getattr(args, name) for name in _PARAM_FLAGS}
         kwargs.update(
             stream=self.stream and not args.no_stream, stop=args.stop, system=args.system,
+            think=args.think,
             json=args.json, schema=self._variable(args.schema, "--schema"),
             tools=self._variable(args.tools, "--tools"), raw=args.raw, lora=args.lora,
             cache=args.cache,
@@ -286,14 +291,17 @@ class GemmaMagics(Magics):
 
     def _template(self, prompt: str, args: Any, chat: Any):
         """``--template``: the exact prompt, shown and (with -o) stored; nothing is sent."""
-        from ..providers.base import gemma_template
+        from ..providers.base import chat_template
+        from .template_format import is_gemma4_target
 
         if args.raw:
             text = prompt
         elif chat is not None:
             text = chat.template(prompt, args.system)
         else:
-            text = gemma_template([{"role": "user", "content": prompt}], args.system)
+            text = chat_template([{"role": "user", "content": prompt}], args.system,
+                                 gemma4=is_gemma4_target(args.provider, args.model),
+                                 think=args.think == "on")
         if args.output:
             self.shell.user_ns[args.output] = text
         from .line_commands import show_text

@@ -15,6 +15,7 @@ import weakref
 from typing import Any
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
+from ..catalog.thinking import think_switch
 from ..errors import GemmaError
 from ..safe_text import NO_MATH
 from ..session import Session, get_session
@@ -31,6 +32,13 @@ TEXT_BOXES = ("max_tokens", "seed")  # a slider over 1–32768 or 0–2**64 is n
 def panel(session: Session | None = None) -> Panel:
     """Build the parameter panel (display it by leaving it last in a cell)."""
     return Panel(session)
+
+
+THINK_OPTIONS = ("default", "on", "off")
+
+
+def _think_label(think: bool | None) -> str:
+    return "default" if think is None else ("on" if think else "off")
 
 
 def _bounds(name: str, allowed: ParamRange) -> tuple[float, float]:
@@ -78,6 +86,9 @@ class Panel:
                                  placeholder="system prompt (optional)", description="system",
                                  style=wide, continuous_update=False,
                                  layout=w.Layout(width="98%", height="3.5em"))
+        self.think = w.ToggleButtons(options=THINK_OPTIONS, value=_think_label(
+            self.session.params.think), description="think", style=wide,
+            tooltips=["the model's default (thinking models: off)", "reason first", "answer directly"])
         self.prompt = w.Textarea(placeholder="prompt", description="prompt", style=wide,
                                  layout=w.Layout(width="98%", height="6em"))
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
@@ -99,6 +110,7 @@ class Panel:
             w.HBox([self.provider, self.model]),
             *[w.HBox([self.controls[n], self.markers[n]]) for n in RANGED_PARAMS],
             self.system,
+            self.think,
             self.prompt,
             w.HBox([self.run_button, self.compare_button, self.reset_button]),
             self.compare_with,
@@ -154,6 +166,7 @@ class Panel:
             control.observe(lambda change, name=name: self._param_changed(name, change),
                             names="value")
         self.system.observe(self._system_changed, names="value")
+        self.think.observe(self._think_changed, names="value")
         self.run_button.on_click(self.run)
         self.compare_button.on_click(self.compare)
         self.reset_button.on_click(self.reset)
@@ -198,6 +211,12 @@ class Panel:
                                        else FALLBACK[name], lo, hi)
                     control.value = int(value) if name in INTEGER_PARAMS else float(value)
                 self._mark(name, allowed)
+            # only a model with a thinking switch takes one: elsewhere the toggle is off
+            self.think.disabled = not think_switch(info)
+            if self.think.disabled:
+                self.think.value = "default"
+                if given.get("think") is not None:
+                    clamped["think"] = None
         finally:
             self._syncing = False
         return clamped
@@ -252,6 +271,10 @@ class Panel:
         if not self._syncing:
             self._set_defaults(system=change["new"].strip() or None)
 
+    def _think_changed(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self._set_defaults(think=None if change["new"] == "default" else change["new"])
+
     def _set_defaults(self, **values: Any) -> None:
         self._syncing = True
         try:
@@ -263,7 +286,7 @@ class Panel:
         """Every sampling setting back to the model's default (provider, model and system
         prompt stay)."""
         self.explicit.clear()
-        self._set_defaults(**{name: None for name in RANGED_PARAMS})
+        self._set_defaults(think=None, **{name: None for name in RANGED_PARAMS})
         self._apply_model(self.model_info)
         self._say("settings reset to the model's defaults")
 
@@ -282,6 +305,7 @@ class Panel:
                 self.model.options = [*self.model.options, model]
             self.model.value = model
             self.system.value = session.params.system or ""
+            self.think.value = _think_label(session.params.think)
         finally:
             self._syncing = False
         self.explicit = set(session.params.explicit()) & set(RANGED_PARAMS)

@@ -68,6 +68,29 @@ def gemma_template(messages: list[dict[str, Any]], system: str | None) -> str:
     return "".join(parts)
 
 
+def gemma4_template(messages: list[dict[str, Any]], system: str | None,
+                    think: bool = False) -> str:
+    """Gemma 4's chat format: ``<|turn>ROLE\n…<turn|>`` turns, the system prompt in its own
+    ``system`` turn (Gemma 4 has one), ``<|think|>`` at the start of that turn to think."""
+    parts = ["<bos>"]
+    if system or think:
+        parts.append(f"<|turn>system\n{'<|think|>' if think else ''}{system or ''}<turn|>\n")
+    for m in messages:
+        role = {"assistant": "model", "system": "system"}.get(m["role"], "user")
+        content = m["content"] if isinstance(m["content"], str) else _text_of(m["content"])
+        parts.append(f"<|turn>{role}\n{content}<turn|>\n")
+    parts.append("<|turn>model\n")
+    return "".join(parts)
+
+
+def chat_template(messages: list[dict[str, Any]], system: str | None, *, gemma4: bool,
+                  think: bool = False) -> str:
+    """The exact prompt in the model generation's own format (Gemma 4, else Gemma 3)."""
+    if gemma4:
+        return gemma4_template(messages, system, think)
+    return gemma_template(messages, system)
+
+
 def _text_of(parts: list[dict[str, Any]]) -> str:
     return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
 

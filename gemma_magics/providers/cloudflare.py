@@ -20,6 +20,7 @@ from .base import Request
 from .error_bodies import api_error
 from .http import HttpProvider
 from .openai import OpenAIStream, answer_events, stream_error, tool_call
+from .thinking import think_fields
 from .wire import HttpCall, StreamParser, WireFormat, check_features, load_json, usage_event
 from .workers_body import (  # noqa: F401 (workers_input and friends: Dataoorts shares them)
     LORA_MODELS,
@@ -57,6 +58,7 @@ class CloudflareWire(WireFormat):
             body = workers_body(request)
             if stream:
                 body["stream"] = True
+        body.update(think_fields(self.provider, request))
         url = f"{base_url}/client/v4/accounts/{self.account_id}/ai/run/{model.id}"
         return HttpCall(url, body, stream, api_key)
 

@@ -44,3 +44,37 @@ def model_path() -> Path:
 
 def model_name() -> str:
     return BUNDLED_NAME if is_bundled() else Path(os.environ["GEMMA_MAGICS_LOCAL_MODEL"]).stem
+
+
+def chat_template_of(path: str) -> str:
+    """The chat template in a GGUF's metadata (``tokenizer.chat_template``; "" if none).
+
+    Reads the vocabulary only (no weights), once per file."""
+    return _template_cache(path)
+
+
+def is_gemma4_gguf() -> bool:
+    """Whether the local GGUF speaks Gemma 4's turn format (``<|turn>`` in its template);
+    the bundled Gemma 3 270M does not."""
+    if is_bundled():
+        return False
+    return "<|turn>" in chat_template_of(str(model_path()))
+
+
+def _read_template(path: str) -> str:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    try:
+        return str(llm.metadata.get("tokenizer.chat_template") or "")
+    finally:
+        llm.close()
+
+
+_templates: dict[str, str] = {}
+
+
+def _template_cache(path: str) -> str:
+    if path not in _templates:
+        _templates[path] = _read_template(path)
+    return _templates[path]

@@ -14,10 +14,11 @@ from typing import Any
 
 from ..config import Secret
 from ..errors import APIError, CapabilityError, StreamError
-from ..events import Event, Finish, TextDelta, ToolCall, Usage
+from ..events import Event, Finish, ReasoningDelta, TextDelta, ToolCall, Usage
 from .base import Request
 from .error_bodies import api_error, details
 from .http import HttpProvider, StopCutter
+from .thinking import reasoning_text, think_fields
 from .wire import (
     HttpCall,
     StreamParser,
@@ -75,6 +76,7 @@ class OpenAIWire(WireFormat):
             body = {"model": model.id, "messages": openai_messages(messages)}
             url = f"{base_url}/chat/completions"
         body.update(sampling(request, renames))
+        body.update(think_fields(self.provider, request))
         if request.params.stop:
             body["stop"] = list(request.params.stop)[:STOP_LIMITS.get(self.error_style)]
         if request.response_format:
@@ -187,6 +189,9 @@ def answer_events(data: Mapping[str, Any]) -> list[Event]:
     choices = data.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], Mapping) else {}
     message = choice.get("message") or {}
+    reasoning = reasoning_text(message) if isinstance(message, Mapping) else ""
+    if reasoning:  # the thinking comes before the answer, and never inside it
+        events.append(ReasoningDelta(reasoning))
     text = _text(message.get("content")) or _text(choice.get("text"))
     if text:
         events.append(TextDelta(text))
@@ -237,6 +242,11 @@ class OpenAIStream(StreamParser):
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if "reasoning_content" in delta or "reasoning" in delta \
+                    or "reasoning_details" in delta:
+                thought = reasoning_text(delta)
+                if thought:
+                    events.append(ReasoningDelta(thought))
             content = delta.get("content")
             text = content if type(content) is str else _text(content)
             if not text and "text" in choice:

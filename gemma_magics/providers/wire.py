@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog.models import RANGED_PARAMS, ModelInfo
+from ..catalog.thinking import takes_system
 from ..config import Secret
 from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Usage
 from .base import Request
+from .thinking import reasoning_tokens
 
 #: The sampling settings every hosted format may carry, in the order they are sent.
 SAMPLING_FIELDS = RANGED_PARAMS
@@ -135,7 +137,8 @@ def usage_event(raw: Any) -> Usage | None:
     total = _count(raw.get("total_tokens")) if completion is not None else None
     if prompt is None and completion is None:
         return None
-    return Usage(prompt, completion, total, source="provider")
+    return Usage(prompt, completion, total, source="provider",
+                 reasoning_tokens=reasoning_tokens(raw))
 
 
 def sampling(request: Request, renames: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -156,6 +159,7 @@ def chat_messages(request: Request, *, system_role: bool) -> list[dict[str, Any]
     from .base import fold_system
 
     system = request.params.system
+    system_role = system_role or takes_system(request.model)  # Gemma 4 has a system turn
     if system_role and system:
         messages = [{"role": "system", "content": system}, *[dict(m) for m in request.messages]]
     else:

@@ -21,8 +21,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..catalog.thinking import is_gemma4
 from ..errors import CapabilityError
-from .base import Request, gemma_template
+from .base import Request, chat_template
 from .openai import openai_messages, openai_response_format, openai_tool
 from .wire import chat_messages, check_images, json_schema_of, sampling
 
@@ -77,8 +78,9 @@ def workers_input(request: Request) -> dict[str, Any]:
             raise CapabilityError("images cannot go with a raw prompt", fix="drop --raw")
         plain = (request.messages == [{"role": "user", "content": request.prompt}]
                  and not request.params.system)
-        prompt = request.prompt if plain else gemma_template(request.messages,
-                                                             request.params.system)
+        prompt = request.prompt if plain else chat_template(
+            request.messages, request.params.system, gemma4=is_gemma4(model.id),
+            think=bool(request.params.think))
         return {"prompt": prompt, "raw": True}
     if is_plain(request):
         return {"prompt": request.prompt}

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from ..events import Event, Finish, Notice, Sent, TextDelta, ToolCall, Usage
+from ..events import Event, Finish, Notice, ReasoningDelta, Sent, TextDelta, ToolCall, Usage
 from ..params import reproducible_seed
 from ..providers.base import Provider, Request
 from .log import Record, RecordLog
@@ -114,13 +114,16 @@ class CachedProvider(Provider):
         yield Notice(f"served from the cache: answer logged {rec.timestamp[:19]}Z "
                      f"(run {rec.run_id[:8]})")
         yield Sent()
+        if rec.reasoning:
+            yield ReasoningDelta(rec.reasoning)
         if rec.response:
             yield TextDelta(rec.response)
         for call in json.loads(rec.tool_calls or "[]"):
             yield ToolCall(call.get("name", ""), call.get("arguments") or {})
         if rec.completion_tokens:
             yield Usage(rec.prompt_tokens, rec.completion_tokens, rec.total_tokens,
-                        source=rec.usage_source or "provider")
+                        source=rec.usage_source or "provider",
+                        reasoning_tokens=rec.reasoning_tokens)
         yield Finish(rec.finish_reason)
 
 

@@ -60,6 +60,10 @@ class Record:
     request_key: str | None = None
     tool_calls: str | None = None  # JSON list of {name, arguments}
     extra: str | None = None  # JSON object: features used (json schema, images, chat, raw...)
+    think: bool | None = None  # the thinking switch sent (None: the model has none)
+    reasoning: str | None = None  # the model's thinking, kept apart from ``response``
+    reasoning_tokens: int | None = None  # of completion_tokens, those spent thinking
+    ttfr_s: float | None = None  # time to the first reasoning token
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,15 +71,16 @@ class Record:
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Record))
 _INT_COLUMNS = ("max_tokens", "top_k", "prompt_tokens", "completion_tokens", "total_tokens",
-                "retries")
+                "retries", "reasoning_tokens")
 _FLOAT_COLUMNS = ("temperature", "top_p", "repetition_penalty", "frequency_penalty",
                   "presence_penalty", "ttft_s", "latency_s", "tokens_per_s", "e2e_tokens_per_s",
-                  "cost_usd")
+                  "cost_usd", "ttfr_s")
 _SQL_TYPES = {
     **{c: "INTEGER" for c in _INT_COLUMNS},
     **{c: "REAL" for c in _FLOAT_COLUMNS},
     "seed": "TEXT",  # seeds reach 2**64, beyond SQLite's INTEGER
     "cached": "INTEGER",
+    "think": "INTEGER",
 }
 
 
@@ -212,6 +217,8 @@ class RecordLog:
 def _record_from_row(row: tuple) -> Record:
     values = dict(zip(COLUMNS, row))
     values["cached"] = bool(values["cached"])
+    if values["think"] is not None:
+        values["think"] = bool(values["think"])
     if values["seed"] is not None:
         values["seed"] = int(values["seed"])
     return Record(**values)
@@ -236,6 +243,7 @@ def to_dataframe(data: pd.DataFrame | list[Record]) -> pd.DataFrame:
     for col in _FLOAT_COLUMNS:
         frame[col] = pd.to_numeric(frame[col]).astype("float64")
     frame["cached"] = frame["cached"].fillna(False).astype(bool)
+    frame["think"] = frame["think"].astype("boolean")
     for col in ("provider", "model", "usage_source", "status", "finish_reason"):
         frame[col] = frame[col].astype("string")
     return frame

@@ -6,9 +6,14 @@ local model's worker thread included), never when a consumer got to it:
 
 - ``timestamp``: when the call was sent (:class:`Sent`), not when it was planned or consumed;
 - ``latency_s``: from just before the request is sent to the last byte of the answer;
-- ``ttft_s``: from the same start to the first non-empty text delta;
-- ``tokens_per_s``: ``completion_tokens / (latency_s - ttft_s)``, the decode rate; NaN when
-  the answer arrived in one piece (nothing to time);
+- ``ttft_s``: from the same start to the first non-empty ANSWER text delta (a thinking
+  model's reasoning does not count: it is what the user waits through);
+- ``ttfr_s``: from the same start to the first non-empty reasoning delta (thinking models);
+- ``tokens_per_s``: ``completion_tokens / (latency_s - first token)``, the decode rate, where
+  the first token is the earlier of the first reasoning and the first answer token
+  (completion_tokens count both); NaN when everything arrived in one piece (nothing to time);
+- ``reasoning_tokens``: the provider's ``completion_tokens_details.reasoning_tokens``, else
+  the reasoning text counted like the answer;
 - ``e2e_tokens_per_s``: ``completion_tokens / latency_s``;
 - usage: the provider's when present and non-zero, else counted with the Gemma tokenizer;
 - ``cost_usd``: tokens × the catalog price, NaN when a price is unknown.
@@ -29,6 +34,7 @@ from ..errors import APIError, GemmaError
 from ..events import (
     ErrorEvent,
     Finish,
+    ReasoningDelta,
     Retrying,
     Sent,
     StructuredOutput,
@@ -50,12 +56,14 @@ class Recorder:
         self.model = model
         self._counted_prompt = counted_prompt
         self.parts: list[str] = []
+        self.reasoning_parts: list[str] = []
         self.tool_calls: list[ToolCall] = []
         self.structured: Any = None
         self.usage: Usage | None = None
         self.error: Exception | None = None
         self.start = time.perf_counter()
         self.first_text_at: float | None = None
+        self.first_reasoning_at: float | None = None
         self.last_at: float | None = None  # the latest provider event's production stamp
         self.end: float | None = None
         self._sent = False
@@ -64,6 +72,10 @@ class Recorder:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
 
     def restart_clock(self) -> None:
         """The call starts now (it was planned earlier, or waited for a slot): the clock and
@@ -81,6 +93,11 @@ class Recorder:
                 if self.first_text_at is None:
                     self.first_text_at = at if at is not None else time.perf_counter()
                 self.parts.append(event.text)
+        elif kind is ReasoningDelta:
+            if event.text:
+                if self.first_reasoning_at is None:
+                    self.first_reasoning_at = at if at is not None else time.perf_counter()
+                self.reasoning_parts.append(event.text)
         elif kind is Usage:
             if event.completion_tokens or event.prompt_tokens:
                 self.usage = event
@@ -111,6 +128,7 @@ class Recorder:
             self.end = last if last is not None else time.perf_counter()
         rec = self.record
         rec.response = self.text
+        rec.reasoning = self.reasoning or None
         if self.structured is not None and not rec.response:
             rec.response = json.dumps(self.structured, ensure_ascii=False)
         if self.tool_calls:
@@ -121,14 +139,18 @@ class Recorder:
         rec.latency_s = self.end - self.start
         if self.first_text_at is not None:
             rec.ttft_s = self.first_text_at - self.start
+        if self.first_reasoning_at is not None:
+            rec.ttfr_s = self.first_reasoning_at - self.start
         # Ctrl-C means "stop now": no second-long tokenizer load for an interrupted call
         self._quick = interrupted and not tokens.loaded()
         self._fill_usage()
         completion = rec.completion_tokens
         if completion and rec.latency_s and rec.latency_s > 0:
             rec.e2e_tokens_per_s = completion / rec.latency_s
-            decode = rec.latency_s - (rec.ttft_s or 0.0)
-            streamed = len(self.parts) > 1  # an answer sent whole has no decode phase to time
+            first = min((t for t in (rec.ttft_s, rec.ttfr_s) if t is not None), default=0.0)
+            decode = rec.latency_s - first
+            # an answer sent whole has no decode phase to time
+            streamed = len(self.parts) + len(self.reasoning_parts) > 1
             rec.tokens_per_s = completion / decode if decode > 0 and streamed else math.nan
         rec.cost_usd = self.model.cost(rec.prompt_tokens, rec.completion_tokens)
         if interrupted:
@@ -145,6 +167,16 @@ class Recorder:
         return rec
 
     def _fill_usage(self) -> None:
+        self._fill_tokens()
+        rec = self.record
+        if not self.reasoning_parts:
+            rec.reasoning_tokens = self.usage.reasoning_tokens if self.usage else None
+        elif self.usage is not None and self.usage.reasoning_tokens is not None:
+            rec.reasoning_tokens = self.usage.reasoning_tokens
+        else:
+            rec.reasoning_tokens, _ = self._count(self.reasoning)
+
+    def _fill_tokens(self) -> None:
         rec = self.record
         usage = self.usage
         if usage is not None and usage.completion_tokens:
@@ -164,6 +196,8 @@ class Recorder:
             return
         prompt_n, source = self._count(self._counted_prompt, add_bos=True)
         completion_n, _ = self._count(rec.response)
+        if self.reasoning_parts:  # thinking is generated output too
+            completion_n += self._count(self.reasoning)[0]
         if usage is not None and usage.prompt_tokens:
             prompt_n = usage.prompt_tokens  # the provider's prompt count is still right
         rec.prompt_tokens, rec.completion_tokens = prompt_n, completion_n

@@ -46,6 +46,9 @@ class ChatRequest:
     include_usage: bool = False
     messages: list[Any] = field(default_factory=list)
     raw: bool = False
+    #: Emulated thinking (see ``reasoning.py``): its tokens, and the answer field for them.
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_field: str = "reasoning"
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty",
@@ -61,9 +64,15 @@ def sse(obj: Any) -> bytes:
     return b"data: " + dumps(obj) + b"\n\n"
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+def usage(prompt_tokens: int, completion_tokens: int,
+          reasoning_tokens: int | None = None) -> dict[str, Any]:
+    """Usage; with thinking, completion_tokens include the reasoning tokens, which
+    ``completion_tokens_details.reasoning_tokens`` counts."""
+    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                           "total_tokens": prompt_tokens + completion_tokens}
+    if reasoning_tokens is not None:
+        out["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return out
 
 
 def content_text(content: Any) -> str:

@@ -79,9 +79,12 @@ def completion(req: ChatRequest, text: str, n_tokens: int, finish_reason: str,
         message = {"role": "assistant", "content": None,
                    "tool_calls": openai_tool_calls(tool_calls)}
         finish_reason = "tool_calls"
+    thought = len(req.reasoning)
+    if thought:
+        message[req.reasoning_field] = "".join(req.reasoning)
     return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-            "usage": usage(req.prompt_words, n_tokens)}
+            "usage": usage(req.prompt_words, n_tokens + thought, thought or None)}
 
 
 def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
@@ -94,6 +97,16 @@ def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
     head = b"data: " + dumps(base)[:-1] + b',"choices":[{"index":0,"delta":{'
     every = usage_mode == "every"
     n = 0
+    thought = len(req.reasoning) or None  # reasoning frames first, counted in usage
+    for token in req.reasoning:
+        n += 1
+        delta = {"role": "assistant", req.reasoning_field: token} if n == 1 \
+            else {req.reasoning_field: token}
+        frame: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": delta,
+                                                      "finish_reason": None}]}
+        if every:
+            frame["usage"] = usage(req.prompt_words, n, n)
+        yield "token", sse(frame)
     if tool_calls:
         calls = openai_tool_calls(tool_calls)
         for i, call in enumerate(calls):
@@ -114,10 +127,10 @@ def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
     last: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {},
                                                  "finish_reason": finish}]}
     if every:
-        last["usage"] = usage(req.prompt_words, n)
+        last["usage"] = usage(req.prompt_words, n, thought)
     yield "tail", sse(last)
     if usage_mode in ("every", "last"):
-        yield "tail", sse({**base, "choices": [], "usage": usage(req.prompt_words, n)})
+        yield "tail", sse({**base, "choices": [], "usage": usage(req.prompt_words, n, thought)})
     yield "done", DONE
 
 
