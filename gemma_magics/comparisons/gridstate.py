@@ -20,7 +20,9 @@ from ..records.log import Record
 QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED = (
     "queued", "running", "ok", "error", "interrupted", "skipped", "cancelled",
 )
-FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED})
+#: Not sent: over the budget or too long for the context window (recorded as "skipped").
+REFUSED = "refused"
+FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED, REFUSED})
 
 
 @dataclass
@@ -106,6 +108,13 @@ class Cell:
         self.parts = [record.response or ""]
         self.status = SKIPPED
 
+    def refuse(self, record: Record) -> None:
+        """Not sent (budget, context window): the record says why."""
+        self.record = record
+        self.error = record.error
+        self.ended_at = time.perf_counter()
+        self.status = REFUSED
+
     # -- read by the renderer ----------------------------------------------------------
     def ticker(self, now: float | None = None) -> dict[str, Any]:
         """Tokens, TTFT (s) and decode rate (tokens/s): the record's once finished,
@@ -145,7 +154,8 @@ class GridState:
         return list(dict.fromkeys(c.variant for c in self.cells))
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in (QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED)}
+        out = {s: 0 for s in (QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED,
+                              REFUSED)}
         for cell in self.cells:
             out[cell.status] += 1
         return out

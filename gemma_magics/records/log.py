@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pandas loads only when history() is called
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_SKIPPED = "skipped"  # never sent (budget, context window); resume runs it
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Record:
     e2e_tokens_per_s: float | None = None  # completion_tokens / latency
     cost_usd: float | None = None
     finish_reason: str | None = None
-    status: str = STATUS_OK  # ok | error | interrupted
+    status: str = STATUS_OK  # ok | error | interrupted | skipped
     error: str | None = None
     error_type: str | None = None
     retries: int = 0
