@@ -177,3 +177,25 @@ def test_magic_dry_run_and_budget(shell, emu, capsys):
     shell.run_cell_magic("gemma_compare", "-p aimlapi --budget 1 --budget-unknown allow "
                          "--max-tokens 8 --quiet -o cmp", "Hi.")
     assert (shell.user_ns["cmp"].status == "ok").all()
+
+
+def test_panel_compare_keeps_to_its_budget(hosted, emu):
+    from gemma_magics.notebook.panel import Panel
+
+    p = Panel(session=hosted)
+    p.compare_with.value = ("dataoorts", "aimlapi")
+    p.prompt.value = "Write a haiku."
+    p.budget.value = "cheap"
+    p.compare_button.click()
+    assert p.last is None and "not an amount in USD" in p.stats.value
+    p.budget.value = "$1"
+    p.compare_button.click()
+    assert p.last is None and "no price for aimlapi" in p.stats.value
+    assert api_requests(emu) == []
+    p.budget.value = "0"
+    p.budget_allow_unknown.value = True
+    p.compare_button.click()
+    assert dict(zip(p.last.provider, p.last.status)) == {"dataoorts": "skipped",
+                                                         "aimlapi": "ok"}
+    assert "1 not sent" in p.stats.value
+    p.close()
