@@ -55,12 +55,16 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts. Providers may send several; the last non-empty one wins."""
+    """Token counts. Providers may send several; the last non-empty one wins.
+
+    ``billed_cost_usd``: the cost the provider says it billed for the call, where it says
+    (OpenRouter's ``usage.cost``, AIML's ``meta.usage.usd_spent``)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
     source: UsageSource = "provider"
+    billed_cost_usd: float | None = None
     at: float = _stamp()
 
 

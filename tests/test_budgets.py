@@ -199,3 +199,46 @@ def test_panel_compare_keeps_to_its_budget(hosted, emu):
                                                          "aimlapi": "ok"}
     assert "1 not sent" in p.stats.value
     p.close()
+
+
+RATE = 2e-6  # the emulator's billed USD per token
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize(("provider", "field"), [("openrouter", "usage.cost"),
+                                                  ("aimlapi", "meta.usage.usd_spent")])
+def test_the_billed_cost_is_recorded_beside_the_computed_one(hosted, emu, provider, field,
+                                                            stream):
+    from gemma_magics import api
+    from gemma_magics.notebook.footer import footer_text
+
+    emu.configure(billed_cost_per_token=RATE, answer_tokens=5)
+    done = api.generate("Say hi.", provider, session=hosted, max_tokens=8, stream=stream)
+    body = emu.requests[-1]
+    assert body.path.startswith(f"/{provider}/")
+    usage = done.record.prompt_tokens, done.record.completion_tokens
+    billed = round((usage[0] + usage[1]) * RATE, 12)  # what the emulator sent in `field`
+    assert done.record.billed_cost_usd == pytest.approx(billed)
+    assert math.isnan(done.record.cost_usd)  # no catalog price: computed is unknown
+    assert f"billed ${billed:.6f}" in footer_text(done.record)  # shown: they disagree
+    logged = hosted.log.dataframe()
+    assert logged.billed_cost_usd.iloc[-1] == pytest.approx(billed)
+
+
+def test_no_billed_cost_when_the_provider_reports_none(hosted, emu):
+    from gemma_magics import api
+    from gemma_magics.notebook.footer import billed_disagrees, footer_text
+
+    done = api.generate("Say hi.", "openrouter", session=hosted, max_tokens=8)
+    assert done.record.billed_cost_usd is None and "billed" not in footer_text(done.record)
+    assert not billed_disagrees(0.00100, 0.001005) and billed_disagrees(0.001, 0.0012)
+    assert billed_disagrees(float("nan"), 0.001) and not billed_disagrees(0.001, None)
+
+
+def test_a_budget_counts_what_was_billed(hosted, emu):
+    emu.configure(billed_cost_per_token=RATE, answer_tokens=5)
+    df = compare(["One.", "Two.", "Three."], providers="openrouter", budget=1.0,
+                 budget_unknown="allow", max_tokens=8, session=hosted, display=False)
+    assert (df.status == "ok").all()
+    assert df.attrs["compare"]["budget"]["spent"] == pytest.approx(df.billed_cost_usd.sum())
+    assert df.billed_cost_usd.sum() > 0

@@ -91,7 +91,9 @@ class OpenAICompatible:
         self.style = style
 
     def parse(self, body: Any, settings: Settings) -> ChatRequest:
-        return openai.parse(body)
+        req = openai.parse(body)
+        req.billed_per_token, req.cost_style = settings.billed_cost_per_token, self.style
+        return req
 
     def streams(self, req: ChatRequest, outcome: Outcome) -> bool:
         return req.stream

@@ -50,6 +50,9 @@ class Settings:
     cf_openai_chunks: Workers AI native URL streams OpenAI-shaped chunks instead.
     require_auth / api_key: demand ``Authorization: Bearer <non-empty>``; if api_key is set the
       token must equal it (it is never echoed).
+    billed_cost_per_token: when > 0, OpenAI-compatible answers report a billed cost of
+      total tokens × this, as OpenRouter does (``usage.cost``) or, on aimlapi-styled paths,
+      as AIML does (``meta.usage.usd_spent``).
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
       OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models.
     """
@@ -67,6 +70,7 @@ class Settings:
     sse_comment: str | None = None
     cf_usage: str = "last"
     cf_openai_chunks: bool = False
+    billed_cost_per_token: float = 0.0
     require_auth: bool = True
     api_key: str | None = field(default=None, repr=False)
     cloudflare_models: list[str] = field(default_factory=lambda: list(CLOUDFLARE_MODELS))

@@ -51,6 +51,7 @@ class Record:
     tokens_per_s: float | None = None  # decode rate: completion_tokens / (latency - ttft)
     e2e_tokens_per_s: float | None = None  # completion_tokens / latency
     cost_usd: float | None = None
+    billed_cost_usd: float | None = None  # what the provider reported it billed, if it did
     finish_reason: str | None = None
     status: str = STATUS_OK  # ok | error | interrupted | skipped
     error: str | None = None
@@ -71,7 +72,7 @@ _INT_COLUMNS = ("max_tokens", "top_k", "prompt_tokens", "completion_tokens", "to
                 "retries")
 _FLOAT_COLUMNS = ("temperature", "top_p", "repetition_penalty", "frequency_penalty",
                   "presence_penalty", "ttft_s", "latency_s", "tokens_per_s", "e2e_tokens_per_s",
-                  "cost_usd")
+                  "cost_usd", "billed_cost_usd")
 _SQL_TYPES = {
     **{c: "INTEGER" for c in _INT_COLUMNS},
     **{c: "REAL" for c in _FLOAT_COLUMNS},

@@ -46,6 +46,8 @@ class ChatRequest:
     include_usage: bool = False
     messages: list[Any] = field(default_factory=list)
     raw: bool = False
+    billed_per_token: float = 0.0  # Settings.billed_cost_per_token, for this route's style
+    cost_style: str = "openai"
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty",
