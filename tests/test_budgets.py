@@ -242,3 +242,53 @@ def test_a_budget_counts_what_was_billed(hosted, emu):
     assert (df.status == "ok").all()
     assert df.attrs["compare"]["budget"]["spent"] == pytest.approx(df.billed_cost_usd.sum())
     assert df.billed_cost_usd.sum() > 0
+
+
+class HeaderLog:
+    """A view that keeps the grid's header line at every refresh (the live grid's text)."""
+
+    def __init__(self, state):
+        from gemma_magics.notebook.grid import grid_html, grid_text
+
+        self.state, self.text, self.html = state, grid_text, grid_html
+        self.lines: list[str] = []
+
+    def refresh(self, force: bool = False) -> None:
+        self.lines.append(self.text(self.state).splitlines()[0])
+
+    def finish(self, frame) -> None:
+        self.refresh(force=True)
+        self.last_html = self.html(self.state)
+
+
+def test_the_live_header_carries_spent_budget_and_time_left(hosted, emu):
+    from gemma_magics.comparisons import run
+
+    emu.configure(first_byte_latency=0.2, answer_tokens=20, billed_cost_per_token=RATE)
+    views = []
+
+    def view(state):
+        views.append(HeaderLog(state))
+        return views[-1]
+
+    budget = 0.001
+    df = run.compare([f"Question {i}." for i in range(4)], providers="dataoorts",
+                     concurrency=1, max_tokens=30, budget=budget, view=view, session=hosted)
+    lines = views[0].lines
+    assert (df.status == "ok").all()
+    assert all(f"/ budget ${budget:.4f}" in line for line in lines)
+    assert lines[0].startswith("0/4 done") and "spent $0 /" in lines[0]
+    midway = [line for line in lines if line.startswith(("1/4", "2/4", "3/4"))]
+    assert midway and all(" s left" in line for line in midway)  # learnt from the pace
+    final = lines[-1]
+    assert final.startswith("4/4 done") and " s left" not in final
+    spent = df.cost_usd.sum()
+    assert f"spent ${spent:.6f} / budget" in final
+    assert "spent $" in views[0].last_html and "budget" in views[0].last_html
+
+    # OpenRouter bills without a catalog price: the header shows the billed total beside
+    df = run.compare(["One.", "Two."], providers="openrouter", max_tokens=8, view=view,
+                     budget=budget, budget_unknown="allow", session=hosted)
+    billed = df.billed_cost_usd.sum()
+    assert f"spent ${billed:.6f} / budget" in views[1].lines[-1]
+    assert f"billed ${billed:.6f} vs computed cost n/a" in views[1].lines[-1]

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from ..errors import ValidationError
 from ..records.log import STATUS_SKIPPED, Record
 from .estimate import RunEstimate
+from .gridstate import spent_by
 from .plan import Run
 
 UNKNOWN_CHOICES = ("refuse", "allow")
@@ -49,16 +50,6 @@ def refuse_unknown(estimates: list[RunEstimate], budget: float, unknown: str) ->
             fix='pass budget_unknown="allow" (--budget-unknown allow) to run them anyway, '
                 "counting only the cost they report as billed, or add price_in/price_out to "
                 "your config")
-
-
-def spent_by(record: Record | None) -> float:
-    """What a finished run cost: billed where the provider said, else computed; 0 unknown."""
-    if record is None:
-        return 0.0
-    for value in (getattr(record, "billed_cost_usd", None), record.cost_usd):
-        if value is not None and not math.isnan(value):
-            return float(value)
-    return 0.0
 
 
 class BudgetGate:

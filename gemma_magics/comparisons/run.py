@@ -68,8 +68,10 @@ def compare(
     if dry_run:
         return estimate(runs, session.log.records(), concurrency, per_provider,
                         budget).frame()
-    gate = _budget_gate(runs, budget, budget_unknown)
+    gate, expected_s = _budget_gate(runs, budget, budget_unknown, session, concurrency,
+                                    per_provider)
     state = GridState([_cell(run) for run in runs], _notices(runs))
+    state.budget, state.expected_s = budget, expected_s
     for run in runs:
         if run.skipped:
             state.cells[run.index].skip(run.previous)
@@ -127,9 +129,12 @@ def _check_limits(concurrency: Any, per_provider: Mapping[str, int] | None) -> N
             raise ValidationError(f"{name}={value!r} must be a whole number ≥ 1")
 
 
-def _budget_gate(runs: list[Run], budget: float | None, unknown: str) -> BudgetGate | None:
+def _budget_gate(runs: list[Run], budget: float | None, unknown: str, session: Session,
+                 concurrency: int, per_provider: Mapping[str, int] | None,
+                 ) -> tuple[BudgetGate | None, float | None]:
     """Find the runs that cannot fit their context window (counting only prompts long
-    enough to matter), and with a budget, price every run's worst case."""
+    enough to matter); with a budget, price every run's worst case and learn the expected
+    time from the log. Returns the gate (None without a budget) and the expected seconds."""
     todo = [run for run in runs if not run.skipped]
     if budget is None:
         cache: dict[str, tuple[int, str]] = {}
@@ -138,12 +143,13 @@ def _budget_gate(runs: list[Run], budget: float | None, unknown: str) -> BudgetG
                 n, _ = count_prompt(run, cache)
                 run.refused = refusal(n, int(run.call.request.params.max_tokens),
                                       context_window(run))
-        return None
-    priced = estimate(todo, [], 1).runs
-    refuse_unknown(priced, budget, unknown)
-    for run, est in zip(todo, priced, strict=True):
+        return None, None
+    priced = estimate(todo, session.log.records(), concurrency, per_provider)
+    refuse_unknown(priced.runs, budget, unknown)
+    for run, est in zip(todo, priced.runs, strict=True):
         run.refused = est.refused
-    return BudgetGate(budget, {e.index: e.cost_high if e.price_known else 0.0 for e in priced})
+    worst = {e.index: e.cost_high if e.price_known else 0.0 for e in priced.runs}
+    return BudgetGate(budget, worst), priced.total()["time_expected_s"]
 
 
 def _resume(runs: list[Run], session: Session) -> int:

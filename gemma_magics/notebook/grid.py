@@ -30,6 +30,7 @@ from ..comparisons.gridstate import (
 from ..frontend import in_notebook
 from ..safe_text import NO_MATH, model_text_html
 from .display import MAX_UPDATES_PER_S
+from .grid_header import header_text
 
 #: More cells than this do not fit one screen: show a progress bar and the cells in flight.
 SCREEN_CELLS = 24
@@ -130,7 +131,7 @@ def grid_html(state: GridState, *, window: int | None = None) -> str:
     one row per prompt × repeat; with ``window`` only that many cells (those in flight,
     then the latest finished) are drawn."""
     now = time.perf_counter()
-    top = f'<div class="gmc-top">{html.escape(progress_text(state))}</div>'
+    top = f'<div class="gmc-top">{html.escape(header_text(state, progress_text(state)))}</div>'
     notes = "".join(f'<div class="gmc-note">{html.escape(n)}</div>' for n in state.notices)
     if window is not None or len(state.variants) > MAX_TABLE_COLUMNS:
         # too many variants for side-by-side columns: labelled cards that wrap to the page
@@ -165,7 +166,7 @@ def _window(state: GridState, size: int) -> list[Cell]:
 
 def grid_text(state: GridState) -> str:
     """Plain-text form of the grid (the ``text/plain`` of the display)."""
-    lines = [progress_text(state)]
+    lines = [header_text(state, progress_text(state))]
     for cell in state.cells:
         if cell.status in (RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, REFUSED):
             lines.append(f"[{cell.variant} · run {cell.repeat + 1}] {ticker_text(cell)}")
