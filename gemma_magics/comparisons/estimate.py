@@ -115,14 +115,22 @@ def context_window(run: Run) -> int | None:
     return context
 
 
+#: Bytes of chat markup a template may add per turn, and once (a bound, not a count).
+TEMPLATE_BYTES_PER_TURN = 64
+
+
 def could_overflow(run: Run) -> bool:
-    """Whether the run might not fit its context window. Cheap: a Gemma token is at least
-    one UTF-8 byte, so a prompt of fewer bytes than the room left fits without counting."""
+    """Whether the run might not fit its context window. Cheap (no tokenizer): a Gemma
+    token is at least one UTF-8 byte, so text of fewer bytes than the room left fits."""
     context = context_window(run)
     if context is None:
         return False
-    room = context - run.call.request.params.max_tokens
-    return len(prompt_text(run).encode("utf-8")) + 1 > room
+    request = run.call.request
+    texts = [request.prompt, request.params.system or "",
+             *(str(m.get("content") or "") for m in request.messages)]
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    size += TEMPLATE_BYTES_PER_TURN * (len(request.messages) + 2)
+    return size > context - request.params.max_tokens
 
 
 def count_prompt(run: Run, cache: dict[str, tuple[int, str]] | None = None) -> tuple[int, str]:

@@ -1,7 +1,8 @@
 """The parameter panel: ``gemma_magics.panel()`` or ``%gemma panel``.
 
 Provider and model pickers, one control per sampling setting (each model's allowed range
-and default), system and prompt boxes, Run, Compare and "Reset to model defaults".
+and default), system and prompt boxes, Run, Compare (with a budget box) and "Reset to model
+defaults".
 Every control writes the session defaults, so the next ``%%gemma`` cell uses the panel's
 settings (its own flags still win), and the panel follows changes made elsewhere
 (``%gemma reset``, ``%config GemmaMagics.temperature = ...``). ipywidgets is imported only
