@@ -97,6 +97,8 @@ def test_a_sweep_stops_at_its_budget_and_resume_finishes_it(hosted, emu):
     worst = compare(prompts, dry_run=True, session=hosted, **PRICED)
     per_run = worst.cost_high_usd.iloc[0] / 10
     budget = per_run * 3.5  # room for three worst cases, not four
+    notes = compare(prompts, dry_run=True, budget=budget, session=hosted, **PRICED)
+    assert any("passes the budget" in n for n in notes.attrs["dry_run"]["notes"])
     df = compare(prompts, budget=budget, concurrency=2, session=hosted, **PRICED)
 
     ok, skipped = df[df.status == "ok"], df[df.status == "skipped"]

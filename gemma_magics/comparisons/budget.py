@@ -39,13 +39,19 @@ def check_budget(budget: float | None, unknown: str) -> None:
                               fix="e.g. budget=0.50")
 
 
+def usd(value: float) -> str:
+    """``$0.00005``, ``$1.5``: dollars without a float's exponent or trailing zeros."""
+    text = f"{value:.8f}".rstrip("0").rstrip(".")
+    return f"${text if text not in ('', '-0') else '0'}"
+
+
 def refuse_unknown(estimates: list[RunEstimate], budget: float, unknown: str) -> None:
     """Stop before anything is sent when runs without a price would slip past the budget."""
     missing = sorted({f"{e.provider} {e.model}" for e in estimates
                       if not e.refused and not e.price_known})
     if missing and unknown == "refuse":
         raise ValidationError(
-            f"a budget of ${budget:g} cannot be enforced: the catalog has no price for "
+            f"a budget of {usd(budget)} cannot be enforced: the catalog has no price for "
             f"{', '.join(missing)}",
             fix='pass budget_unknown="allow" (--budget-unknown allow) to run them anyway, '
                 "counting only the cost they report as billed, or add price_in/price_out to "
@@ -74,9 +80,9 @@ class BudgetGate:
                 self.reserved[index] = worst
                 return None
             if not self.reserved:
-                return (f"budget: ${self.spent:.6f} of ${self.limit:g} spent; this run's worst "
-                        f"case ${worst:.6f} would pass it (resume=True with a new budget runs "
-                        "it)")
+                return (f"budget: {usd(self.spent)} of {usd(self.limit)} spent; this run's "
+                        f"worst case {usd(worst)} would pass it (resume=True with a new budget "
+                        "runs it)")
             if self._changed is None:
                 self._changed = asyncio.Event()
             changed = self._changed

@@ -338,11 +338,13 @@ def _notes(est: Estimate) -> list[str]:
         notes.append("prompt tokens estimated from characters (llama.cpp is not installed)")
     if est.budget is not None:
         high = est.total()["cost_high_usd"]
+        budget = f"${est.budget:.8f}".rstrip("0").rstrip(".")
         if unknown:
-            notes.append(f"a budget of ${est.budget:g} cannot hold back runs without a price")
+            notes.append(f"a budget of {budget} cannot hold back runs without a price "
+                         '(budget_unknown="allow" runs them anyway)')
         if high <= est.budget:
-            notes.append(f"the worst case ${high:.6f} fits the budget of ${est.budget:g}")
+            notes.append(f"the worst case ${high:.6f} fits the budget of {budget}")
         else:
-            notes.append(f"the worst case ${high:.6f} passes the budget of ${est.budget:g}: "
+            notes.append(f"the worst case ${high:.6f} passes the budget of {budget}: "
                          "runs left when it is reached are recorded as skipped")
     return notes
