@@ -94,6 +94,8 @@ class Settings:
             raise ValueError("latencies must be >= 0")
         if self.answer_tokens < 0:
             raise ValueError("answer_tokens must be >= 0")
+        if self.billed_cost_per_token < 0:
+            raise ValueError("billed_cost_per_token must be >= 0")
 
     def updated(self, **changes: Any) -> Settings:
         """A checked copy with ``changes`` applied; unknown names raise ValueError."""
