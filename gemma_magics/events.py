@@ -63,7 +63,10 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts. Providers may send several; the last non-empty one wins."""
+    """Token counts. Providers may send several; the last non-empty one wins.
+
+    ``billed_cost_usd``: the cost the provider says it billed for the call, where it says
+    (OpenRouter's ``usage.cost``, AIML's ``meta.usage.usd_spent``)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -71,6 +74,7 @@ class Usage:
     source: UsageSource = "provider"
     #: Of ``completion_tokens``, those spent thinking (``completion_tokens_details``).
     reasoning_tokens: int | None = None
+    billed_cost_usd: float | None = None
     at: float = _stamp()
 
 

@@ -184,6 +184,9 @@ def check_compare(nb) -> None:
         assert "Answers side by side" in outputs_text(cells[grid]), f"{grid}: no table"
     assert "cost_per_1k_calls" in text
     assert "came from the log, none re-sent" in text
+    assert "dry run: nothing was sent" in outputs_text(cells["cmp-25b"])
+    assert "'skipped'" in outputs_text(cells["cmp-25d"])  # the budget stopped some runs
+    assert "resumed: {'ok': 24}" in outputs_text(cells["cmp-25d"])
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert len(images) >= 2, "expected the comparison's charts"

@@ -20,7 +20,9 @@ from ..records.log import Record
 QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED = (
     "queued", "running", "ok", "error", "interrupted", "skipped", "cancelled",
 )
-FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED})
+#: Not sent: over the budget or too long for the context window (recorded as "skipped").
+REFUSED = "refused"
+FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED, REFUSED})
 
 
 @dataclass
@@ -109,6 +111,13 @@ class Cell:
         self.parts = [record.response or ""]
         self.status = SKIPPED
 
+    def refuse(self, record: Record) -> None:
+        """Not sent (budget, context window): the record says why."""
+        self.record = record
+        self.error = record.error
+        self.ended_at = time.perf_counter()
+        self.status = REFUSED
+
     # -- read by the renderer ----------------------------------------------------------
     def ticker(self, now: float | None = None) -> dict[str, Any]:
         """Tokens, TTFT (s) and decode rate (tokens/s): the record's once finished,
@@ -126,6 +135,20 @@ class Cell:
         return {"tokens": self.deltas, "ttft_s": ttft, "tokens_per_s": rate, "exact": False}
 
 
+def _known(value: float | None) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def spent_by(record: Record | None) -> float:
+    """What a finished run cost: billed where the provider said, else computed; 0 unknown."""
+    if record is None:
+        return 0.0
+    for value in (record.billed_cost_usd, record.cost_usd):
+        if _known(value):
+            return float(value)
+    return 0.0
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -139,6 +162,37 @@ class GridState:
         self.version = 0
         self.started_at = time.perf_counter()
         self.ended_at: float | None = None
+        self.budget: float | None = None  # USD, when the comparison has one
+        self.expected_s: float | None = None  # the estimate's wall time, when the log knew
+
+    def spent(self) -> tuple[float, float | None]:
+        """(spent, billed): what the runs of this comparison cost so far (the billed cost
+        where the provider reported one, else the computed one; unknown counts 0), and the
+        total the providers billed (None when none reported a cost)."""
+        total, billed, any_billed = 0.0, 0.0, False
+        for cell in self.cells:
+            if cell.status in (OK, ERROR, INTERRUPTED) and cell.record is not None:
+                total += spent_by(cell.record)
+                if _known(cell.record.billed_cost_usd):
+                    billed += cell.record.billed_cost_usd
+                    any_billed = True
+        return total, (billed if any_billed else None)
+
+    def time_left(self) -> float | None:
+        """Seconds until the runs still to go are done: from the pace so far once a run
+        has ended, before that from the log's latencies (None when neither is known)."""
+        if self.ended_at is not None:
+            return 0.0
+        counted = [c for c in self.cells if c.status not in (SKIPPED, REFUSED)]
+        done = sum(1 for c in counted if c.done)
+        left = len(counted) - done
+        if left == 0:
+            return 0.0
+        if done:
+            return self.elapsed() * left / done
+        if self.expected_s is not None:
+            return max(self.expected_s - self.elapsed(), 0.0)
+        return None
 
     def touch(self) -> None:
         self.version += 1
@@ -148,7 +202,8 @@ class GridState:
         return list(dict.fromkeys(c.variant for c in self.cells))
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in (QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED)}
+        out = {s: 0 for s in (QUEUED, RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED,
+                              REFUSED)}
         for cell in self.cells:
             out[cell.status] += 1
         return out

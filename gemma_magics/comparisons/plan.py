@@ -36,6 +36,7 @@ class Run:
     variant: str
     call: PreparedCall
     previous: Record | None = None  # resume: the finished record that stands for this run
+    refused: str | None = None  # why it is not sent (context window), decided before sending
 
     @property
     def key(self) -> str:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ValidationError
 from ..records.log import to_dataframe
 from ..session import Session, get_session
+from .budget import BudgetGate, check_budget, log_skipped, refuse_unknown
+from .estimate import context_window, could_overflow, count_prompt, estimate, refusal
 from .gridstate import Cell, GridState
 from .plan import Run, mark_finished, plan
 from .scheduler import BackgroundJob, Scheduler
@@ -43,11 +45,17 @@ def compare(
     resume: bool = False,
     view: Callable[[GridState], Any] | None = None,
     session: Session | None = None,
+    dry_run: bool = False,
+    budget: float | None = None,
+    budget_unknown: str = "refuse",
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
     run every combination, feeding ``view(state)`` (a live grid, progress lines, or nothing
-    when ``view`` is None) while they stream; returns one row per run."""
+    when ``view`` is None) while they stream; returns one row per run.
+
+    ``dry_run=True`` sends nothing and returns the estimate instead (one row per provider
+    × model, see :mod:`.estimate`); ``view`` is not used."""
     session = session or get_session()
     _check_limits(concurrency, per_provider)
     runs = plan(prompts, providers, models, grid, repeats, params, session)
@@ -55,13 +63,22 @@ def compare(
     if unknown:
         raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
                               fix="use the provider names given in providers")
+    check_budget(budget, budget_unknown)
     skipped = _resume(runs, session) if resume else 0
+    if dry_run:
+        return estimate(runs, session.log.records(), concurrency, per_provider,
+                        budget).frame()
+    gate, expected_s = _budget_gate(runs, budget, budget_unknown, session, concurrency,
+                                    per_provider)
     state = GridState([_cell(run) for run in runs], _notices(runs))
+    state.budget, state.expected_s = budget, expected_s
     for run in runs:
         if run.skipped:
             state.cells[run.index].skip(run.previous)
+        elif run.refused:
+            state.cells[run.index].refuse(log_skipped(run, run.refused))
     view = view(state) if view is not None else Unseen()
-    scheduler = Scheduler(runs, state, concurrency, per_provider)
+    scheduler = Scheduler(runs, state, concurrency, per_provider, gate)
     started = time.perf_counter()
     job = BackgroundJob(scheduler.main())
     try:
@@ -87,6 +104,8 @@ def compare(
         "runs": len(runs),
         "resumed": skipped,
         "concurrency": concurrency,
+        "refused": sum(1 for run in runs if run.refused),
+        "budget": None if gate is None else {"limit": budget, "spent": gate.spent},
         "timeline": _timeline(state, started),
     }
     view.finish(frame)
@@ -108,6 +127,29 @@ def _check_limits(concurrency: Any, per_provider: Mapping[str, int] | None) -> N
             (f"per_provider[{k!r}]", v) for k, v in (per_provider or {}).items())]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(f"{name}={value!r} must be a whole number ≥ 1")
+
+
+def _budget_gate(runs: list[Run], budget: float | None, unknown: str, session: Session,
+                 concurrency: int, per_provider: Mapping[str, int] | None,
+                 ) -> tuple[BudgetGate | None, float | None]:
+    """Find the runs that cannot fit their context window (counting only prompts long
+    enough to matter); with a budget, price every run's worst case and learn the expected
+    time from the log. Returns the gate (None without a budget) and the expected seconds."""
+    todo = [run for run in runs if not run.skipped]
+    if budget is None:
+        cache: dict[str, tuple[int, str]] = {}
+        for run in todo:
+            if could_overflow(run):
+                n, _ = count_prompt(run, cache)
+                run.refused = refusal(n, int(run.call.request.params.max_tokens),
+                                      context_window(run))
+        return None, None
+    priced = estimate(todo, session.log.records(), concurrency, per_provider)
+    refuse_unknown(priced.runs, budget, unknown)
+    for run, est in zip(todo, priced.runs, strict=True):
+        run.refused = est.refused
+    worst = {e.index: e.cost_high if e.price_known else 0.0 for e in priced.runs}
+    return BudgetGate(budget, worst), priced.total()["time_expected_s"]
 
 
 def _resume(runs: list[Run], session: Session) -> int:

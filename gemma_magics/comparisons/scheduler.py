@@ -27,6 +27,7 @@ from typing import Any
 from ..api import CallStream
 from ..errors import RateLimitError
 from ..events import Done, Retrying
+from .budget import BudgetGate, log_skipped
 from .gridstate import GridState
 from .plan import Run
 
@@ -105,8 +106,10 @@ class Scheduler:
     """Runs every not-yet-finished run of a plan, feeding events into a :class:`GridState`."""
 
     def __init__(self, runs: list[Run], state: GridState, concurrency: int,
-                 per_provider: Mapping[str, int] | None = None):
+                 per_provider: Mapping[str, int] | None = None,
+                 budget: BudgetGate | None = None):
         self.runs = runs
+        self.budget = budget
         self.state = state
         self.concurrency = concurrency
         self.limiters = limits_for(runs, concurrency, per_provider)
@@ -114,12 +117,13 @@ class Scheduler:
 
     async def main(self) -> None:
         self._global = asyncio.Semaphore(self.concurrency)
-        if any(hasattr(run.call.provider, "transport") for run in self.runs if not run.skipped):
+        todo = [run for run in self.runs if not run.skipped and not run.refused]
+        if any(hasattr(run.call.provider, "transport") for run in todo):
             from ..providers.http_clients import async_client
 
             await async_client()  # built once here, so the first runs all start together
         tasks = [asyncio.create_task(self._run(run), name=f"gemma-run-{run.index}")
-                 for run in self.runs if not run.skipped]
+                 for run in todo]
         try:
             if tasks:
                 await asyncio.wait(tasks)
@@ -146,6 +150,22 @@ class Scheduler:
             limiter.release()
 
     async def _run(self, run: Run) -> None:
+        if self.budget is None:
+            await self._send(run)
+            return
+        cell = self.state.cells[run.index]
+        reason = await self.budget.admit(run.index)
+        if reason is not None:  # over the budget: recorded, never sent
+            cell.refuse(log_skipped(run, reason))
+            self.state.touch()
+            return
+        try:
+            await self._send(run)
+        finally:
+            self.budget.settle(run.index, cell.record)
+            self.state.touch()
+
+    async def _send(self, run: Run) -> None:
         cell = self.state.cells[run.index]
         limiter = self.limiters[run.provider]
         await self._acquire(limiter)

@@ -62,7 +62,8 @@ class CloudflareNative:
 
     def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
         if cloudflare.openai_style(self.model):
-            return openai.chunks(req, outcome.gen, "last" if req.include_usage else "none")
+            usage = "none" if settings.cf_usage == "none" or not req.include_usage else "last"
+            return openai.chunks(req, outcome.gen, usage)
         if settings.cf_openai_chunks or req.reasoning:
             return openai.chunks(req, outcome.gen, settings.cf_usage)
         return cloudflare.native_frames(req, outcome.gen, settings.cf_usage)
@@ -99,7 +100,9 @@ class OpenAICompatible:
         self.style = style
 
     def parse(self, body: Any, settings: Settings) -> ChatRequest:
-        return openai.parse(body)
+        req = openai.parse(body)
+        req.billed_per_token, req.cost_style = settings.billed_cost_per_token, self.style
+        return req
 
     def streams(self, req: ChatRequest, outcome: Outcome) -> bool:
         return req.stream

@@ -63,6 +63,9 @@ class Settings:
       request came for names it; see ``formats/reasoning.py``).
     require_auth / api_key: demand ``Authorization: Bearer <non-empty>``; if api_key is set the
       token must equal it (it is never echoed).
+    billed_cost_per_token: when > 0, OpenAI-compatible answers report a billed cost of
+      total tokens × this, as OpenRouter does (``usage.cost``) or, on aimlapi-styled paths,
+      as AIML does (``meta.usage.usd_spent``).
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
       OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models;
       Workers AI's model search lists ``cloudflare_models``.
@@ -83,6 +86,7 @@ class Settings:
     sse_comment: str | None = None
     cf_usage: str = "last"
     cf_openai_chunks: bool = False
+    billed_cost_per_token: float = 0.0
     require_auth: bool = True
     api_key: str | None = field(default=None, repr=False)
     reasoning_text: str | None = None
@@ -111,6 +115,8 @@ class Settings:
             raise ValueError("latencies must be >= 0")
         if self.answer_tokens < 0:
             raise ValueError("answer_tokens must be >= 0")
+        if self.billed_cost_per_token < 0:
+            raise ValueError("billed_cost_per_token must be >= 0")
 
     def updated(self, **changes: Any) -> Settings:
         """A checked copy with ``changes`` applied; unknown names raise ValueError."""

@@ -60,6 +60,12 @@ class CompareMagics(Magics):
     @argument("--resume", action="store_true", help="skip runs already finished in the log")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
     @argument("--quiet", action="store_true", help="no live grid or tables, just run")
+    @argument("--dry-run", action="store_true", help="send nothing: show the runs, tokens, "
+              "cost and time it would take, and the runs that cannot fit")
+    @argument("--budget", type=float, metavar="USD", help="stop sending runs before the "
+              "spend could pass USD; the runs left are recorded as skipped")
+    @argument("--budget-unknown", choices=("refuse", "allow"), default="refuse",
+              help="with --budget, hosts without a price: refuse to start (default) or allow")
     @cell_magic
     def gemma_compare(self, line: str, cell: str):
         """Run the cell's prompt across providers, models and settings at once, streaming
@@ -74,7 +80,12 @@ class CompareMagics(Magics):
         When all runs end, the answers appear side by side with a summary per variant
         (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
         keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).
-        ``{name}`` in the cell is replaced by that variable's value. Python:
+        ``{name}`` in the cell is replaced by that variable's value. ``--dry-run`` sends
+        nothing and shows per provider × model the runs, prompt tokens (exact), expected
+        completion tokens, cost low / expected / high and time, and the runs refused for
+        not fitting the context window. ``--budget 0.50`` sends no run while spent + the
+        worst case of the runs in flight would pass $0.50; the rest are recorded as
+        skipped (``--resume --budget ...`` runs them later). Python:
         ``gemma_magics.compare()``.
         """
         __tracebackhide__ = True
@@ -106,7 +117,8 @@ class CompareMagics(Magics):
             frame = compare(
                 prompts, providers=args.providers, models=args.models,
                 repeats=args.repeat, concurrency=args.concurrency, resume=args.resume,
-                display=not args.quiet, **settings,
+                display=not args.quiet, dry_run=args.dry_run, budget=args.budget,
+                budget_unknown=args.budget_unknown, **settings,
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None

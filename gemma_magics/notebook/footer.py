@@ -21,6 +21,16 @@ def cost_text(cost: float | None) -> str:
     return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"
 
 
+def billed_disagrees(computed: float | None, billed: float | None) -> bool:
+    """Whether a provider's billed cost differs from the computed one (by over 1%), or
+    stands where no price was known."""
+    if billed is None or math.isnan(billed):
+        return False
+    if computed is None or math.isnan(computed):
+        return True
+    return abs(billed - computed) > max(0.01 * max(abs(billed), abs(computed)), 1e-12)
+
+
 def footer_text(record: Record) -> str:
     """E.g. ``local · gemma-3-270m · 9 → 64 tokens · TTFT 0.04 s · 85.1 tok/s · $0``; a
     thinking model's ``9 → 80 tokens (40 thinking)`` counts its reasoning tokens apart."""
@@ -42,6 +52,8 @@ def footer_text(record: Record) -> str:
     if latency:
         parts.append(f"{latency} s total")
     parts.append(cost_text(record.cost_usd))
+    if billed_disagrees(record.cost_usd, record.billed_cost_usd):
+        parts.append(f"billed {cost_text(record.billed_cost_usd)}")
     if record.cached:
         parts.append("cached")
     if record.retries:

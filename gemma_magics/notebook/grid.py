@@ -21,6 +21,7 @@ from ..comparisons.gridstate import (
     INTERRUPTED,
     OK,
     QUEUED,
+    REFUSED,
     RUNNING,
     SKIPPED,
     Cell,
@@ -29,6 +30,7 @@ from ..comparisons.gridstate import (
 from ..frontend import in_notebook
 from ..safe_text import NO_MATH, model_text_html
 from .display import MAX_UPDATES_PER_S
+from .grid_header import header_text
 
 #: More cells than this do not fit one screen: show a progress bar and the cells in flight.
 SCREEN_CELLS = 24
@@ -37,9 +39,9 @@ SIDE_BY_SIDE_MAX_ROWS = 60
 TICK_S = 0.02
 
 _ICONS = {QUEUED: "…", RUNNING: "●", OK: "✓", ERROR: "✗", INTERRUPTED: "■", SKIPPED: "↺",
-          CANCELLED: "–"}
+          CANCELLED: "–", REFUSED: "⊘"}
 _COLORS = {QUEUED: "#999", RUNNING: "#1a73e8", OK: "#188038", ERROR: "#c5221f",
-           INTERRUPTED: "#b06000", SKIPPED: "#5f6368", CANCELLED: "#999"}
+           INTERRUPTED: "#b06000", SKIPPED: "#5f6368", CANCELLED: "#999", REFUSED: "#b06000"}
 
 _CSS = """
 .gmc {font-family: var(--jp-ui-font-family, sans-serif); font-size: 12px}
@@ -71,6 +73,8 @@ def ticker_text(cell: Cell, now: float | None = None) -> str:
         parts.append("queued")
     elif cell.status == CANCELLED:
         parts.append("not run")
+    elif cell.status == REFUSED:
+        parts.append("not sent")
     else:
         if t["tokens"] is not None:
             parts.append(f"{'' if t['exact'] else '≈'}{t['tokens']} tok")
@@ -91,7 +95,7 @@ def progress_text(state: GridState) -> str:
     total = len(state.cells)
     parts = [f"{state.finished}/{total} done"]
     for status, word in ((ERROR, "error"), (INTERRUPTED, "interrupted"), (SKIPPED, "resumed"),
-                         (CANCELLED, "not run")):
+                         (CANCELLED, "not run"), (REFUSED, "not sent")):
         if c[status]:
             plural = "s" if status == ERROR and c[status] > 1 else ""
             parts.append(f"{c[status]} {word}{plural}")
@@ -127,7 +131,7 @@ def grid_html(state: GridState, *, window: int | None = None) -> str:
     one row per prompt × repeat; with ``window`` only that many cells (those in flight,
     then the latest finished) are drawn."""
     now = time.perf_counter()
-    top = f'<div class="gmc-top">{html.escape(progress_text(state))}</div>'
+    top = f'<div class="gmc-top">{html.escape(header_text(state, progress_text(state)))}</div>'
     notes = "".join(f'<div class="gmc-note">{html.escape(n)}</div>' for n in state.notices)
     if window is not None or len(state.variants) > MAX_TABLE_COLUMNS:
         # too many variants for side-by-side columns: labelled cards that wrap to the page
@@ -162,9 +166,9 @@ def _window(state: GridState, size: int) -> list[Cell]:
 
 def grid_text(state: GridState) -> str:
     """Plain-text form of the grid (the ``text/plain`` of the display)."""
-    lines = [progress_text(state)]
+    lines = [header_text(state, progress_text(state))]
     for cell in state.cells:
-        if cell.status in (RUNNING, OK, ERROR, INTERRUPTED, SKIPPED):
+        if cell.status in (RUNNING, OK, ERROR, INTERRUPTED, SKIPPED, REFUSED):
             lines.append(f"[{cell.variant} · run {cell.repeat + 1}] {ticker_text(cell)}")
     return "\n".join(lines)
 

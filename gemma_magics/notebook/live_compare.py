@@ -28,6 +28,9 @@ def compare(
     resume: bool = False,
     display: Any = True,
     session: Session | None = None,
+    dry_run: bool = False,
+    budget: float | None = None,
+    budget_unknown: str = "refuse",
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -52,6 +55,23 @@ def compare(
     display: True draws the live grid here (progress lines outside a notebook), then the
         side-by-side table, the summary and a chart; False draws nothing; an
         ``ipywidgets.Output`` draws into it.
+    dry_run: send nothing; return (and show) the estimate instead, one row per provider ×
+        model: runs, prompt tokens (counted exactly with the Gemma tokenizer, or
+        ``estimated`` without llama.cpp), expected completion tokens (from the log's earlier
+        runs of the same settings, else ``max_tokens`` as the bound: ``completion_basis``),
+        cost low / expected / high from the catalog's prices, time expected from the log's
+        latencies played through ``concurrency`` (with the spread), and the runs refused
+        because prompt + ``max_tokens`` cannot fit the host's context window
+        (``df.attrs["dry_run"]`` has the total, the notes and the refused runs). Such runs
+        are never sent in a real run either: they are recorded as ``skipped`` with why.
+    budget: a hard limit in USD: no run starts while spent + the worst case (prompt tokens
+        and ``max_tokens`` at the catalog's prices) of the runs in flight would pass it. The
+        runs left are recorded with status ``skipped`` and the reason; ``resume=True``
+        with a new budget runs them. Spent counts the provider's billed cost where it
+        reports one (``billed_cost_usd``), else ``cost_usd``.
+    budget_unknown: ``"refuse"`` (default): with a budget, a run whose host has no price
+        stops the comparison before anything is sent; ``"allow"``: run it anyway, counting
+        only the cost it reports as billed.
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
@@ -65,6 +85,12 @@ def compare(
     """
     from .grid import make_view
 
-    return run.compare(
+    frame = run.compare(
         prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
-        view=lambda state: make_view(state, display), session=session, **params)
+        view=lambda state: make_view(state, display), session=session, dry_run=dry_run,
+        budget=budget, budget_unknown=budget_unknown, **params)
+    if dry_run:
+        from .estimate_view import show_estimate
+
+        show_estimate(frame, display)
+    return frame

@@ -1,7 +1,8 @@
 """The parameter panel: ``gemma_magics.panel()`` or ``%gemma panel``.
 
 Provider and model pickers, one control per sampling setting (each model's allowed range
-and default), system and prompt boxes, Run, Compare and "Reset to model defaults".
+and default), system and prompt boxes, Run, Compare (with a budget box) and "Reset to model
+defaults".
 Every control writes the session defaults, so the next ``%%gemma`` cell uses the panel's
 settings (its own flags still win), and the panel follows changes made elsewhere
 (``%gemma reset``, ``%config GemmaMagics.temperature = ...``). ipywidgets is imported only
@@ -101,6 +102,11 @@ class Panel:
                                              layout=w.Layout(width="420px"))
         if provider in self.compare_with.options:
             self.compare_with.value = (provider,)
+        self.budget = w.Text(placeholder="no limit", description="budget USD", style=wide,
+                             tooltip="Compare sends no run that could pass this spend",
+                             layout=w.Layout(width="260px"))
+        self.budget_allow_unknown = w.Checkbox(
+            value=False, description="allow hosts without a price", indent=False)
         self.stats = w.HTML()
         self.output = w.Output(layout=w.Layout(border="1px solid #ddd", min_height="3em",
                                                padding="4px"))
@@ -114,6 +120,7 @@ class Panel:
             self.prompt,
             w.HBox([self.run_button, self.compare_button, self.reset_button]),
             self.compare_with,
+            w.HBox([self.budget, self.budget_allow_unknown]),
             self.stats,
             self.output,
         ])
@@ -350,12 +357,17 @@ class Panel:
             self._say("write a prompt first", error=True)
             return None
         providers = list(self.compare_with.value) or [self.provider.value]
+        budget = self._budget()
+        if budget is False:
+            return None
         self.output.outputs = ()
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         try:
             frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.output)
+                            display=self.output, budget=budget,
+                            budget_unknown="allow" if self.budget_allow_unknown.value
+                            else "refuse")
         except GemmaError as exc:
             self._say(str(exc), error=True)
             return None
@@ -363,8 +375,25 @@ class Panel:
             self.compare_button.disabled = False
         self.last = frame
         ok = int((frame["status"] == "ok").sum())
-        self._say(f"{len(frame)} runs · {ok} ok · {frame.attrs['compare']['wall_s']:.1f} s")
+        skipped = int((frame["status"] == "skipped").sum())
+        self._say(f"{len(frame)} runs · {ok} ok" + (f" · {skipped} not sent" if skipped else "")
+                  + f" · {frame.attrs['compare']['wall_s']:.1f} s")
         return frame
+
+    def _budget(self) -> float | None | bool:
+        """The budget box as USD (None when empty); False after saying what is wrong."""
+        text = self.budget.value.strip().lstrip("$")
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0:
+            self._say(f"budget {self.budget.value!r} is not an amount in USD (e.g. 0.50)",
+                      error=True)
+            return False
+        return value
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "#c5221f" if error else "#555"
@@ -380,7 +409,8 @@ class Panel:
         self.session.unsubscribe(self._listener)
         for child in (*self.controls.values(), *self.markers.values(), self.provider, self.model,
                       self.system, self.prompt, self.run_button, self.compare_button,
-                      self.reset_button, self.compare_with, self.stats, self.output):
+                      self.reset_button, self.compare_with, self.budget,
+                      self.budget_allow_unknown, self.stats, self.output):
             child.close()
         for box in self.widget.children:
             box.close()

@@ -9,7 +9,9 @@ frames) and every error body shape, chosen by the catalog's ``error_style``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..config import Secret
@@ -196,7 +198,7 @@ def answer_events(data: Mapping[str, Any]) -> list[Event]:
     if text:
         events.append(TextDelta(text))
     events += [tool_call(c) for c in message.get("tool_calls") or [] if isinstance(c, Mapping)]
-    usage = usage_event(data.get("usage"))
+    usage = with_billed(usage_event(data.get("usage")), billed_cost(data))
     if usage:
         events.append(usage)
     if choice.get("finish_reason"):
@@ -211,6 +213,7 @@ class OpenAIStream(StreamParser):
     def __init__(self, provider: str):
         self.provider = provider
         self.usage: Usage | None = None
+        self.billed: float | None = None
         self.finish_reason: str | None = None
         self.tools: dict[int, dict[str, Any]] = {}
 
@@ -236,6 +239,8 @@ class OpenAIStream(StreamParser):
             usage = usage_event(raw_usage)
             if usage:
                 self.usage = usage
+        if raw_usage or "meta" in frame:
+            self.billed = billed_cost(frame) if self.billed is None else self.billed
         for choice in frame.get("choices") or ():
             if type(choice) is not dict and not isinstance(choice, Mapping):
                 continue
@@ -281,11 +286,32 @@ class OpenAIStream(StreamParser):
             ToolCall(t["name"], tool_arguments(t["arguments"]), t["id"])
             for _, t in sorted(self.tools.items())
         ]
-        if self.usage:
-            events.append(self.usage)
+        usage = with_billed(self.usage, self.billed)
+        if usage:
+            events.append(usage)
         if self.finish_reason:
             events.append(Finish(self.finish_reason))
         return events
+
+
+def billed_cost(data: Mapping[str, Any]) -> float | None:
+    """The cost the provider billed, where it reports one: OpenRouter's ``usage.cost``,
+    AIML's ``meta.usage.usd_spent``."""
+    usage, meta = data.get("usage"), data.get("meta")
+    found = [usage.get("cost") if isinstance(usage, Mapping) else None]
+    if isinstance(meta, Mapping) and isinstance(meta.get("usage"), Mapping):
+        found.append(meta["usage"].get("usd_spent"))
+    for value in found:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value) and value >= 0:
+            return float(value)
+    return None
+
+
+def with_billed(usage: Usage | None, billed: float | None) -> Usage | None:
+    if billed is None:
+        return usage
+    return replace(usage, billed_cost_usd=billed) if usage else Usage(billed_cost_usd=billed)
 
 
 def stream_error(provider: str, data: str) -> StreamError:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pandas loads only when history() is called
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_SKIPPED = "skipped"  # never sent (budget, context window); resume runs it
 
 
 @dataclass
@@ -50,8 +51,9 @@ class Record:
     tokens_per_s: float | None = None  # decode rate: completion_tokens / (latency - ttft)
     e2e_tokens_per_s: float | None = None  # completion_tokens / latency
     cost_usd: float | None = None
+    billed_cost_usd: float | None = None  # what the provider reported it billed, if it did
     finish_reason: str | None = None
-    status: str = STATUS_OK  # ok | error | interrupted
+    status: str = STATUS_OK  # ok | error | interrupted | skipped
     error: str | None = None
     error_type: str | None = None
     retries: int = 0
@@ -74,7 +76,7 @@ _INT_COLUMNS = ("max_tokens", "top_k", "prompt_tokens", "completion_tokens", "to
                 "retries", "reasoning_tokens")
 _FLOAT_COLUMNS = ("temperature", "top_p", "repetition_penalty", "frequency_penalty",
                   "presence_penalty", "ttft_s", "latency_s", "tokens_per_s", "e2e_tokens_per_s",
-                  "cost_usd", "ttfr_s")
+                  "cost_usd", "ttfr_s", "billed_cost_usd")
 _SQL_TYPES = {
     **{c: "INTEGER" for c in _INT_COLUMNS},
     **{c: "REAL" for c in _FLOAT_COLUMNS},

@@ -16,7 +16,8 @@ local model's worker thread included), never when a consumer got to it:
   the reasoning text counted like the answer;
 - ``e2e_tokens_per_s``: ``completion_tokens / latency_s``;
 - usage: the provider's when present and non-zero, else counted with the Gemma tokenizer;
-- ``cost_usd``: tokens × the catalog price, NaN when a price is unknown.
+- ``cost_usd``: tokens × the catalog price, NaN when a price is unknown;
+  ``billed_cost_usd`` beside it: what the provider reported it billed, where it does.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class Recorder:
         elif kind is Usage:
             if event.completion_tokens or event.prompt_tokens:
                 self.usage = event
+            if event.billed_cost_usd is not None:
+                self.record.billed_cost_usd = event.billed_cost_usd
         elif kind is Sent:
             if not self._sent:  # retries keep the first send as the start
                 self._sent = True

@@ -34,6 +34,11 @@ def _vocab():
     return vocab
 
 
+def vocab():
+    """The vocabulary-only llama.cpp model (loaded on first use), or None without llama.cpp."""
+    return _vocab()
+
+
 def loaded() -> bool:
     """Whether the tokenizer is already in memory (loading it takes about a second)."""
     return _vocab.cache_info().currsize > 0

@@ -49,6 +49,8 @@ class ChatRequest:
     #: Emulated thinking (see ``reasoning.py``): its tokens, and the answer field for them.
     reasoning: list[str] = field(default_factory=list)
     reasoning_field: str = "reasoning"
+    billed_per_token: float = 0.0  # Settings.billed_cost_per_token, for this route's style
+    cost_style: str = "openai"
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "seed", "repetition_penalty",

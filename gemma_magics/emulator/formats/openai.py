@@ -82,9 +82,24 @@ def completion(req: ChatRequest, text: str, n_tokens: int, finish_reason: str,
     thought = len(req.reasoning)
     if thought:
         message[req.reasoning_field] = "".join(req.reasoning)
-    return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-            "usage": usage(req.prompt_words, n_tokens + thought, thought or None)}
+    return billed({"id": cid, "object": "chat.completion", "created": created,
+                   "model": req.model,
+                   "usage": usage(req.prompt_words, n_tokens + thought, thought or None),
+                   "choices": [{"index": 0, "message": message,
+                                "finish_reason": finish_reason}]}, req)
+
+
+def billed(obj: dict[str, Any], req: ChatRequest) -> dict[str, Any]:
+    """The billed cost, when the emulator is told to report one: OpenRouter's
+    ``usage.cost`` or, on an aimlapi-styled path, AIML's ``meta.usage.usd_spent``."""
+    if req.billed_per_token > 0 and obj.get("usage"):
+        total = obj["usage"]["total_tokens"]
+        cost = round(total * req.billed_per_token, 12)
+        if req.cost_style == "aimlapi":
+            obj["meta"] = {"usage": {"tokens_used": total, "usd_spent": cost}}
+        else:
+            obj["usage"]["cost"] = cost
+    return obj
 
 
 def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
@@ -130,7 +145,8 @@ def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
         last["usage"] = usage(req.prompt_words, n, thought)
     yield "tail", sse(last)
     if usage_mode in ("every", "last"):
-        yield "tail", sse({**base, "choices": [], "usage": usage(req.prompt_words, n, thought)})
+        yield "tail", sse(billed({**base, "choices": [],
+                                  "usage": usage(req.prompt_words, n, thought)}, req))
     yield "done", DONE
 
 
