@@ -10,7 +10,14 @@ import pytest
 import gemma_magics as gm
 from gemma_magics import errors
 from gemma_magics.emulator import Fault
-from gemma_magics.events import ErrorEvent, Retrying, StructuredOutput, TextDelta, ToolCall
+from gemma_magics.events import (
+    ErrorEvent,
+    Notice,
+    Retrying,
+    StructuredOutput,
+    TextDelta,
+    ToolCall,
+)
 
 pytest_plugins = ["conftest_providers"]
 
@@ -188,9 +195,20 @@ def test_stop_sequences_are_applied_by_the_client(hosted, emu):
 
 
 def test_out_of_range_setting_is_refused_before_any_request(hosted, emu):
+    with pytest.raises(errors.ValidationError, match="temperature=3.*allowed 0–2"):
+        gm.generate("Hi", "cloudflare", session=hosted, temperature=3)  # Gemma 4: 0–2
     with pytest.raises(errors.ValidationError, match="top_k=80.*allowed 1–50"):
-        gm.generate("Hi", "cloudflare", session=hosted, top_k=80)
+        gm.generate("Hi", "cloudflare", LORA_BASE, session=hosted, top_k=80)
     assert emu.requests == []
+
+
+def test_a_setting_gemma_4_does_not_take_is_dropped_with_a_warning(hosted, emu):
+    call = gm.stream("Hi", "cloudflare", session=hosted, top_k=80, repetition_penalty=1.2)
+    notices = [e.message for e in call if isinstance(e, Notice)]
+    assert "top_k is not honoured by cloudflare @cf/google/gemma-4-26b-a4b-it; it will be " \
+           "ignored" in notices
+    body = last_body(emu)
+    assert "top_k" not in body and "repetition_penalty" not in body
 
 
 # providers.md's error table: HTTP status, Workers AI code, the class the user gets
