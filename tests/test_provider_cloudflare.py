@@ -321,3 +321,16 @@ def test_async_stream_with_a_retry(hosted, emu):
     completion = events[-1].completion
     assert completion.text == ANSWER and completion.record.retries == 1
     assert len(emu.requests) == 2
+
+
+@pytest.mark.parametrize("extra", [{"system": "Be brief."},
+                                   {"messages": [{"role": "user", "content": "a"},
+                                                 {"role": "assistant", "content": "b"},
+                                                 {"role": "user", "content": "Hi"}]}])
+def test_lora_with_a_system_prompt_or_a_chat_is_refused_in_one_line(hosted, emu, extra):
+    with pytest.raises(errors.CapabilityError) as err:
+        gm.generate("Hi", "cloudflare", LORA_BASE, session=hosted, lora="my-ad", **extra)
+    text = str(err.value)
+    assert "lora exists only in the prompt branch" in text and "\n" not in text
+    assert "drop the system prompt, chat history" in text  # the fix
+    assert emu.requests == []
