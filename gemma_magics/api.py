@@ -124,7 +124,8 @@ def prepare(
         chat=chat,
     )
     notices = [Notice(w, "warning") for w in warnings]
-    if not model_info.known and session.once(f"uncatalogued:{name}:{model_info.id}"):
+    # (a generic endpoint with no model list of its own, e.g. vllm, serves whatever it loaded)
+    if not model_info.known and info.models and session.once(f"uncatalogued:{name}:{model_info.id}"):
         notices.append(Notice(UNCATALOGUED_NOTICE.format(model=model_info.id, provider=name),
                               "warning"))
     if not model_info.instruction_tuned and not raw and session.once(f"pretrained:{name}"):

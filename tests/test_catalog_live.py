@@ -137,3 +137,9 @@ def test_the_magic_shows_the_live_table(ip, emu, monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert GEMMA_4 in out and "listed" in out and "catalog context" in out
     assert all(secret not in out for secret in CANARIES.values())
+
+
+def test_a_generic_endpoint_without_a_model_list_does_not_warn(hosted, emu):
+    call = gm.stream("Hi", "openai", "my-own-gemma", session=hosted)
+    assert not [e for e in call if isinstance(e, Notice) and "not in the catalog" in e.message]
+    assert call.completion.record.status == "ok"

@@ -10,7 +10,14 @@ import pytest
 import gemma_magics as gm
 from gemma_magics import errors
 from gemma_magics.emulator import Fault
-from gemma_magics.events import ErrorEvent, Retrying, StructuredOutput, TextDelta, ToolCall
+from gemma_magics.events import (
+    ErrorEvent,
+    Notice,
+    Retrying,
+    StructuredOutput,
+    TextDelta,
+    ToolCall,
+)
 
 pytest_plugins = ["conftest_providers"]
 
@@ -191,8 +198,19 @@ def test_stop_sequences_are_applied_by_the_client(hosted, emu):
 
 def test_out_of_range_setting_is_refused_before_any_request(hosted, emu):
     with pytest.raises(errors.ValidationError, match="temperature=3.*allowed 0–2"):
-        gm.generate("Hi", "cloudflare", session=hosted, temperature=3)
+        gm.generate("Hi", "cloudflare", session=hosted, temperature=3)  # Gemma 4: 0–2
+    with pytest.raises(errors.ValidationError, match="top_k=80.*allowed 1–50"):
+        gm.generate("Hi", "cloudflare", LORA_BASE, session=hosted, top_k=80)
     assert emu.requests == []
+
+
+def test_a_setting_gemma_4_does_not_take_is_dropped_with_a_warning(hosted, emu):
+    call = gm.stream("Hi", "cloudflare", session=hosted, top_k=80, repetition_penalty=1.2)
+    notices = [e.message for e in call if isinstance(e, Notice)]
+    assert "top_k is not honoured by cloudflare @cf/google/gemma-4-26b-a4b-it; it will be " \
+           "ignored" in notices
+    body = last_body(emu)
+    assert "top_k" not in body and "repetition_penalty" not in body
 
 
 # providers.md's error table: HTTP status, Workers AI code, the class the user gets
@@ -305,3 +323,16 @@ def test_async_stream_with_a_retry(hosted, emu):
     completion = events[-1].completion
     assert completion.text == ANSWER and completion.record.retries == 1
     assert len(emu.requests) == 2
+
+
+@pytest.mark.parametrize("extra", [{"system": "Be brief."},
+                                   {"messages": [{"role": "user", "content": "a"},
+                                                 {"role": "assistant", "content": "b"},
+                                                 {"role": "user", "content": "Hi"}]}])
+def test_lora_with_a_system_prompt_or_a_chat_is_refused_in_one_line(hosted, emu, extra):
+    with pytest.raises(errors.CapabilityError) as err:
+        gm.generate("Hi", "cloudflare", LORA_BASE, session=hosted, lora="my-ad", **extra)
+    text = str(err.value)
+    assert "lora exists only in the prompt branch" in text and "\n" not in text
+    assert "drop the system prompt, chat history" in text  # the fix
+    assert emu.requests == []

@@ -18,7 +18,7 @@ _WHAT = {"images": "images", "tools": "tool calls", "json": "JSON mode"}
 
 
 def where_supported(catalog: Catalog, capability: str) -> str:
-    """E.g. ``cloudflare -m @cf/google/gemma-3-12b-it, aimlapi, openai``."""
+    """E.g. ``cloudflare, aimlapi -m google/gemma-4-31b-it, openai`` (retired models left out)."""
     places = []
     for info in catalog:
         if info.kind == "local":

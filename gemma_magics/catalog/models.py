@@ -118,6 +118,10 @@ class ProviderInfo:
     extra_param_names: Mapping[str, str] = field(default_factory=dict)
     _defaults: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
+    def served(self) -> list[str]:
+        """The ids of the models it still serves (retired ones stay in ``models``)."""
+        return [m.id for m in self.models.values() if m.retired is None]
+
     def model(self, model_id: str | None = None) -> ModelInfo:
         """The catalog entry for ``model_id`` (the default model when None).
 

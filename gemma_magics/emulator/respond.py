@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from . import control, routes
+from . import control, routes, schemas
 from .faults import Fault
 from .formats import reasoning
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
@@ -85,6 +85,7 @@ class Responder:
     """The application callable given to the HTTP server."""
 
     def __init__(self, state: State) -> None:
+        schemas.warm()  # the first request must not pay for building the validators
         self.state = state
 
     def __call__(self, ex: Exchange) -> None:

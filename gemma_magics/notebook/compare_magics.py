@@ -76,7 +76,7 @@ class CompareMagics(Magics):
 
         Any setting flag given a comma-separated list becomes a grid axis: every combination
         runs, ``--repeat`` times each. ``-m`` varies the model within a provider
-        (``-m cloudflare=@hf/google/gemma-7b-it,cloudflare=@cf/google/gemma-3-12b-it``).
+        (``-m cloudflare=@cf/google/gemma-4-26b-a4b-it,cloudflare=@cf/google/gemma-2b-it-lora``).
         When all runs end, the answers appear side by side with a summary per variant
         (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
         keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..catalog.models import RANGED_PARAMS
+from ..catalog.models import RANGED_PARAMS, ModelInfo
 from ..errors import ConfigError
 from ..session import Session, get_session
 from .tables import Table
@@ -33,7 +33,8 @@ def providers_table(session: Session) -> Table:
 
 
 def models_table(session: Session, provider: str | None = None) -> Table:
-    """The catalog: models, context, prices per million tokens, capabilities, ranges."""
+    """The catalog: models, context, prices per million tokens, capabilities, ranges, and
+    whether each is still served (retired ones stay listed, with their replacement)."""
     catalog = session.config.catalog
     infos = [catalog.provider(provider)] if provider else list(catalog)
     rows = []
@@ -42,14 +43,24 @@ def models_table(session: Session, provider: str | None = None) -> Table:
         for m in models:
             ranges = ", ".join(
                 f"{name} {m.range(name).describe()}" for name in RANGED_PARAMS if name in m.params
-                and name not in ("max_tokens", "seed")
+                and name not in ("max_tokens", "seed") and name not in m.unsupported
             )
             rows.append([
                 info.name, m.id, m.context or "", _price(m.price_in), _price(m.price_out),
-                ", ".join(sorted(m.capabilities)), ranges,
+                ", ".join(sorted(m.capabilities)), ranges, _status(m),
             ])
-    return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges"],
-                 rows)
+    return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges",
+                  "status"], rows)
+
+
+def _status(model: ModelInfo) -> str:
+    if model.retired is not None:
+        when = f" {model.retired}" if model.retired else ""
+        return f"retired{when}" + (f", use {model.replacement}" if model.replacement else "")
+    notes = [f"not taken: {', '.join(sorted(model.unsupported))}"] if model.unsupported else []
+    if model.unconfirmed:
+        notes.append(f"{len(model.unconfirmed)} unconfirmed")
+    return "; ".join(notes)
 
 
 def models(provider: str | None = None, live: bool = False,

@@ -193,7 +193,7 @@ def check_images(request: Request) -> None:
     if model.known and not model.supports("images"):
         raise CapabilityError(
             f"{model.provider} {model.id} does not accept images",
-            fix="use @cf/google/gemma-3-12b-it on cloudflare or a Gemma 3 4B+ model",
+            fix="use a vision model: Gemma 4 (the cloudflare default) or Gemma 3 4B+",
         )
     if any(not str(url).startswith("data:") for url in request.images):
         raise CapabilityError(

@@ -64,6 +64,13 @@ def _validator(model: str) -> Any:
     return Draft202012Validator(closed(published(model)))
 
 
+def warm() -> None:
+    """Import jsonschema and build every validator now (seconds on a busy machine), so the
+    first request is answered as fast as the others: the emulator calls this at start."""
+    for model in SCHEMAS:
+        _validator(model)
+
+
 def violations(body: Any, model: str) -> list[str]:
     """Every way ``body`` breaks ``model``'s closed schema, one line each (empty: it fits).
 
