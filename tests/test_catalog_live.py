@@ -28,7 +28,7 @@ def test_every_hosted_model_names_its_source():
 
 @pytest.mark.parametrize(("provider", "model"), [
     ("cloudflare", GEMMA_4), ("cloudflare-openai", GEMMA_4), ("google", "gemma-4-31b-it"),
-    ("openrouter", "google/gemma-4-31b-it"), ("aimlapi", "google/gemma-4-31b-it"),
+    ("openrouter", "google/gemma-4-31b-it"), ("aimlapi", "google/gemma-4-26b-a4b-it-maas"),
     ("ollama", "gemma4:e4b")])
 def test_defaults_are_gemma_4_where_it_is_served(provider, model):
     info = CATALOG.provider(provider)

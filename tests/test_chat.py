@@ -51,12 +51,13 @@ def test_a_single_turn_chat_is_sent_as_messages(shell, emu):
     assert chats()["default"].user_turns == 1
 
 
-def test_system_is_folded_where_the_backend_has_no_system_role(shell, emu):
+def test_a_chat_keeps_gemma_4s_system_turn(shell, emu):
     emu.set_text("Bonjour.")
     shell.run_cell('%%gemma -p google --chat fr --system "Answer in French."\nHello')
     shell.run_cell("%%gemma -p google --chat fr\nThanks")
     assert last_body(emu)["messages"] == [
-        {"role": "user", "content": "Answer in French.\n\nHello"},
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hello"},
         {"role": "assistant", "content": "Bonjour."},
         {"role": "user", "content": "Thanks"}]
 

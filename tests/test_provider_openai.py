@@ -315,7 +315,8 @@ def test_async_client_is_closed_with_its_loop(hosted, emu):
 
 def test_features_the_catalog_says_a_model_lacks_are_refused(hosted, emu):
     with pytest.raises(errors.CapabilityError, match="aimlapi google/gemma-4-31b-it has no tool"):
-        gm.generate("Hi", "aimlapi", session=hosted, tools=[{"name": "f", "parameters": {}}])
+        gm.generate("Hi", "aimlapi", "google/gemma-4-31b-it", session=hosted,
+                    tools=[{"name": "f", "parameters": {}}])
     with pytest.raises(errors.CapabilityError, match="does not accept images"):
         gm.generate("Hi", "ollama", "gemma3:270m", session=hosted,
                     images=["data:image/png;base64,AA=="])
