@@ -69,10 +69,10 @@ def run(size: str = "full") -> list[dict]:
 
 def _measure(n: int, tmp) -> list[dict]:
     import pandas as pd
-    from gemma_magics.records.log import RecordLog, _sql_row
 
     import gemma_magics
     from gemma_magics.config import Config
+    from gemma_magics.records.log import RecordLog, _sql_row
     from gemma_magics.session import Session
 
     t0 = time.perf_counter()

@@ -172,7 +172,6 @@ def test_llama_random_seed_is_refused_for_the_local_model_before_anything_runs(s
 
 def test_only_reproducible_seeds_are_cacheable():
     from gemma_magics.catalog.models import ModelInfo
-
     from gemma_magics.params import Params
     from gemma_magics.providers.base import Request
 

@@ -25,12 +25,12 @@ from collections import Counter
 
 import pytest
 from emulated import ERROR_STYLES, point_at
-from gemma_magics.records.log import RecordLog
 
 from gemma_magics.comparisons.scheduler import pending_tasks
 from gemma_magics.config import Config
 from gemma_magics.emulator import Emulator
 from gemma_magics.notebook.live_compare import compare
+from gemma_magics.records.log import RecordLog
 from gemma_magics.session import Session
 
 TEXT = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu"

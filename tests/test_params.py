@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from gemma_magics.catalog.models import load_catalog
 
+from gemma_magics.catalog.models import load_catalog
 from gemma_magics.errors import ValidationError
 from gemma_magics.params import Params, resolve
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
-from gemma_magics.records.log import Record, to_dataframe
 
 from gemma_magics import safe_text
 from gemma_magics.comparisons import views
@@ -15,6 +14,7 @@ from gemma_magics.comparisons.gridstate import Cell, GridState
 from gemma_magics.notebook import display
 from gemma_magics.notebook.grid import grid_html
 from gemma_magics.notebook.magics import GemmaMagics
+from gemma_magics.records.log import Record, to_dataframe
 from gemma_magics.workflows.chat import Chat
 
 PAYLOAD = '<img src=x onerror="window.__pwned = 1">'

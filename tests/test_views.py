@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from gemma_magics.records.log import Record, to_dataframe
 
 from gemma_magics.comparisons import views
+from gemma_magics.records.log import Record, to_dataframe
 
 
 def record(variant, *, response="an answer", ttft=0.1, latency=1.0, rate=50.0, tokens=20,
