@@ -292,10 +292,6 @@ class Transport:
             return APIError(f"the request to {host} was refused by the HTTP client before "
                             f"sending: {reason}", provider=self.provider,
                             fix="check the API key and headers for illegal characters")
-        if isinstance(exc, httpx.RemoteProtocolError) and answered:
-            return APIError(f"{host} answered, but not in valid HTTP: {reason}",
-                            provider=self.provider,
-                            fix="check the base URL points at the API, not a proxy or web page")
         if answered:
             return APIConnectionError(f"the connection to {host} broke before any answer: "
                                       f"{reason}", provider=self.provider)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas loads only when history() is called
     import pandas as pd
+
+log = logging.getLogger("gemma_magics")
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -112,6 +115,8 @@ class RecordLog:
     def __init__(self, path: str | Path):
         self.path = str(path)
         self._lock = threading.Lock()
+        self._pending: list[Record] = []  # records an unwritable log could not take yet
+        self._unwritable: str | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -146,20 +151,55 @@ class RecordLog:
             self._conn.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (request_key)")
 
     def append(self, record: Record) -> None:
-        row = _sql_row(record)
-        with self._lock:
-            self._conn.execute(self._insert, row)
+        """Write one record. Never raises: a log that cannot be written (disk full, locked
+        by another process) keeps the record in memory, says so once, and writes it with
+        the next record that gets through (or :meth:`close` puts it in a fallback file)."""
+        self.append_many([record])
 
     def append_many(self, records: list[Record]) -> None:
-        rows = [_sql_row(r) for r in records]
         with self._lock:
-            self._conn.execute("BEGIN")
+            waiting = [*self._pending, *records]
+            try:
+                self._write(waiting)
+            except (sqlite3.Error, OSError) as exc:
+                self._pending = waiting
+                self._say_unwritable(exc)
+                return
+            if self._pending:
+                log.warning("the record log at %s is writable again: %d kept record(s) "
+                            "written", self.path, len(self._pending))
+            self._pending = []
+            self._unwritable = None
+
+    def _write(self, records: list[Record]) -> None:
+        rows = [_sql_row(r) for r in records]
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
             self._conn.executemany(self._insert, rows)
             self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _say_unwritable(self, exc: BaseException) -> None:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if self._unwritable != reason:  # once per cause, not once per record
+            self._unwritable = reason
+            log.warning("the record log at %s cannot be written (%s): answers are kept in "
+                        "memory (history() shows them) and written when it is writable again",
+                        self.path, reason)
+
+    @property
+    def pending(self) -> list[Record]:
+        """Records not yet written (the log was unwritable when they arrived)."""
+        with self._lock:
+            return list(self._pending)
 
     def __len__(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+            return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] + len(
+                self._pending)
 
     def find(self, key: str, *, status: str = STATUS_OK) -> Record | None:
         """The latest record with this ``request_key`` and status (None if there is none)."""
@@ -170,7 +210,11 @@ class RecordLog:
                 (key, status),
             )
             row = cur.fetchone()
-        return None if row is None else _record_from_row(row)
+            kept = [r for r in self._pending if r.request_key == key and r.status == status]
+        found = None if row is None else _record_from_row(row)
+        if kept and (found is None or kept[-1].timestamp >= found.timestamp):
+            return kept[-1]
+        return found
 
     def keys(self, status: str = STATUS_OK) -> set[str]:
         with self._lock:
@@ -178,14 +222,17 @@ class RecordLog:
                 "SELECT DISTINCT request_key FROM calls WHERE status = ? AND request_key IS NOT NULL",
                 (status,),
             ).fetchall()
-        return {r[0] for r in rows}
+            kept = {r.request_key for r in self._pending if r.status == status and r.request_key}
+        return {r[0] for r in rows} | kept
 
     def records(self) -> list[Record]:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY timestamp"
             ).fetchall()
-        return [_record_from_row(r) for r in rows]
+            kept = list(self._pending)
+        records = [_record_from_row(r) for r in rows]
+        return sorted([*records, *kept], key=lambda r: r.timestamp) if kept else records
 
     def delete(self, *, cached_only: bool = False) -> int:
         """Delete all records (or only those served from the cache); returns how many."""
@@ -201,12 +248,38 @@ class RecordLog:
         # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
         with self._lock:
             rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
+            rows += [_sql_row(r) for r in self._pending]
         frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
         return frame.sort_values("timestamp", kind="stable", ignore_index=True)
 
     def close(self) -> None:
+        """Close the log; records it could not take are tried once more, then saved next to
+        it as JSON lines (``<log>.unwritten.jsonl``) so nothing is lost with the process."""
         with self._lock:
+            if self._pending:
+                try:
+                    self._write(self._pending)
+                    self._pending = []
+                except (sqlite3.Error, OSError):
+                    self._save_aside()
             self._conn.close()
+
+    def _save_aside(self) -> None:
+        if self.path == ":memory:":
+            return
+        aside = Path(self.path + ".unwritten.jsonl")
+        try:
+            with aside.open("a", encoding="utf-8", errors="replace") as out:
+                for record in self._pending:
+                    out.write(json.dumps(record.as_row(), default=str) + "\n")
+        except OSError as exc:
+            log.warning("%d record(s) could not be written to %s nor to %s (%s): they are "
+                        "lost with this session", len(self._pending), self.path, aside,
+                        exc.strerror)
+            return
+        log.warning("%d record(s) the log at %s could not take were saved to %s",
+                    len(self._pending), self.path, aside)
+        self._pending = []
 
 
 def _record_from_row(row: tuple) -> Record:
