@@ -22,6 +22,7 @@ from .providers import make_provider
 from .providers.base import Provider, Request, gemma_template
 from .records.log import Record, request_key
 from .records.recorder import Recorder, error_of
+from .safe_text import well_formed
 from .session import Session, get_session
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def prepare(
     from .features.tools import specs
     from .records import cache as response_cache
 
+    prompt, messages, params = _well_formed(prompt), _well_formed(messages), _well_formed(params)
     session = session or get_session()
     session.log  # noqa: B018 (opened now: an unusable log stops the call before it is sent)
     catalog = session.config.catalog
@@ -151,6 +153,18 @@ def prepare(
     call = PreparedCall(make_provider(endpoint), request, record, notices, session, output)
     response_cache.apply(call, cache)
     return call
+
+
+def _well_formed(value: Any) -> Any:
+    """Text that UTF-8 can encode, all the way down (a lone surrogate in a prompt made the
+    request body, the tokenizer and the log raise UnicodeEncodeError)."""
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, dict):
+        return {k: _well_formed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_well_formed(v) for v in value)
+    return value
 
 
 def _known_secrets(session: Session) -> list[str]:

@@ -79,3 +79,16 @@ def code_markdown(text: str | None, lang: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{shown}\n{fence}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """``text`` as valid Unicode: a surrogate pair split in two (an emoji cut between two
+    stream frames, each decoded alone) is joined back; a lone surrogate becomes U+FFFD.
+    Applied where text enters (the prompt, the assembled answer) and where it is stored,
+    since UTF-8 (HTTP bodies, SQLite, the tokenizer) cannot encode a lone surrogate."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..safe_text import well_formed
+
 if TYPE_CHECKING:  # pandas loads only when history() is called
     import pandas as pd
 
@@ -89,6 +91,8 @@ def request_key(**parts: Any) -> str:
 
 
 def _sql_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return well_formed(value)  # SQLite stores UTF-8: a lone surrogate would raise
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, bool):

@@ -36,6 +36,7 @@ from ..events import (
     ToolCall,
     Usage,
 )
+from ..safe_text import well_formed
 from . import tokens
 from .log import STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK, Record
 
@@ -63,7 +64,8 @@ class Recorder:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        # an emoji split between two frames arrives as two lone surrogates: join them back
+        return well_formed("".join(self.parts))
 
     def restart_clock(self) -> None:
         """The call starts now (it was planned earlier, or waited for a slot): the clock and
