@@ -25,7 +25,7 @@ from .errors import ConfigError, MissingCredentialsError
 log = logging.getLogger("gemma_magics")
 
 #: Settings of the HTTP transport, per provider or global (see ``transport.TransportSettings``).
-TRANSPORT_SETTINGS = ("max_retries", "connect_timeout", "read_timeout")
+TRANSPORT_SETTINGS = ("max_retries", "connect_timeout", "read_timeout", "total_timeout")
 
 
 class Secret:
