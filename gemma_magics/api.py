@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .completion import Completion
-from .errors import GemmaError, OutputParseError
+from .errors import ConfigError, GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .features.structured import OutputSpec
 from .params import Params, check_seed, resolve
@@ -335,5 +335,13 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
 
 
 def history(session: Session | None = None) -> pd.DataFrame:
-    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first."""
-    return (session or get_session()).log.dataframe()
+    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first; a log
+    on read-only storage is read as it is."""
+    session = session or get_session()
+    try:
+        log = session.log
+    except ConfigError:  # it cannot be written; it may still be read
+        from .records.log import RecordLog
+
+        return RecordLog.read_only(session.db_path).dataframe()
+    return log.dataframe()

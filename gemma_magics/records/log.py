@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..safe_text import well_formed
+from . import damage
 
 if TYPE_CHECKING:  # pandas loads only when history() is called
     import pandas as pd
@@ -118,18 +120,16 @@ class RecordLog:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._pending: list[Record] = []  # records an unwritable log could not take yet
         self._unwritable: str | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 self.path = str(Path(self.path).expanduser())
-            self._conn = sqlite3.connect(self.path, check_same_thread=False,
-                                         isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._create()
+            self._connect()
+            if damage.looks_damaged(self._conn, self.path):
+                self._set_aside(writing=True)
         except (OSError, sqlite3.Error) as exc:
             from ..errors import ConfigError
 
@@ -143,6 +143,52 @@ class RecordLog:
             f"INSERT OR REPLACE INTO calls ({', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in COLUMNS)})"
         )
+
+    @classmethod
+    def read_only(cls, path: str | Path) -> RecordLog:
+        """The log opened for reading only (read-only storage: ``history()`` still works)."""
+        self = cls.__new__(cls)
+        self.path = str(Path(path).expanduser())
+        self._lock = threading.RLock()
+        self._pending, self._unwritable = [], "opened read-only"
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro&immutable=1"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()
+        except sqlite3.Error as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"cannot read the record log at {self.path}: {exc}") from None
+        return self
+
+    def _connect(self) -> None:
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._create()
+
+    def _set_aside(self, *, writing: bool) -> str:
+        """Move a damaged log aside and start a new one; the line that says so."""
+        self._conn.close()
+        message = damage.explain(self.path, damage.move_aside(self.path))
+        self._connect()
+        if writing:  # an answer is being kept: say it, do not raise
+            log.warning("%s", message)
+        return message
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A read; a damaged log found here is moved aside, and the read fails in one line."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                if not damage.is_damage(exc):
+                    raise
+                from ..errors import ConfigError
+
+                raise ConfigError(self._set_aside(writing=False),
+                                  fix="run it again to use the new log") from None
 
     def _create(self) -> None:
         cols = ", ".join(f"{c} {_SQL_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
@@ -164,7 +210,13 @@ class RecordLog:
         with self._lock:
             waiting = [*self._pending, *records]
             try:
-                self._write(waiting)
+                try:
+                    self._write(waiting)
+                except sqlite3.DatabaseError as exc:
+                    if not damage.is_damage(exc):
+                        raise
+                    self._set_aside(writing=True)  # never write into a damaged file
+                    self._write(waiting)
             except (sqlite3.Error, OSError) as exc:
                 self._pending = waiting
                 self._say_unwritable(exc)
@@ -201,13 +253,13 @@ class RecordLog:
             return list(self._pending)
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._reading():
             return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] + len(
                 self._pending)
 
     def find(self, key: str, *, status: str = STATUS_OK) -> Record | None:
         """The latest record with this ``request_key`` and status (None if there is none)."""
-        with self._lock:
+        with self._reading():
             cur = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM calls WHERE request_key = ? AND status = ? "
                 "ORDER BY timestamp DESC LIMIT 1",
@@ -221,7 +273,7 @@ class RecordLog:
         return found
 
     def keys(self, status: str = STATUS_OK) -> set[str]:
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT DISTINCT request_key FROM calls WHERE status = ? AND request_key IS NOT NULL",
                 (status,),
@@ -230,7 +282,7 @@ class RecordLog:
         return {r[0] for r in rows} | kept
 
     def records(self) -> list[Record]:
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY timestamp"
             ).fetchall()
@@ -241,7 +293,7 @@ class RecordLog:
     def delete(self, *, cached_only: bool = False) -> int:
         """Delete all records (or only those served from the cache); returns how many."""
         where = " WHERE cached = 1" if cached_only else ""
-        with self._lock:
+        with self._reading():
             return self._conn.execute(f"DELETE FROM calls{where}").rowcount
 
     def dataframe(self) -> pd.DataFrame:
@@ -250,7 +302,7 @@ class RecordLog:
         # Rows come in storage order (no ORDER BY: SQLite would sort every row, text and
         # all, through its sorter) and straight into a DataFrame (read_sql_query adds a
         # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
             rows += [_sql_row(r) for r in self._pending]
         frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
