@@ -47,6 +47,7 @@ class Budget:
     deadline_s: float
     started: float = 0.0
     read: int = 0
+    head: bytes = b""  # the answer's first bytes, to say what it was when it was no answer
 
     @classmethod
     def for_call(cls, provider: str, max_tokens: int | None, read_timeout: float,
@@ -55,6 +56,10 @@ class Budget:
         size = min(MAX_ANSWER_BYTES, BYTES_PER_TOKEN * tokens + SLACK_BYTES)
         deadline = total_timeout or read_timeout + tokens / MIN_TOKENS_PER_S
         return cls(provider, size, deadline, time.monotonic())
+
+    def restart(self) -> None:
+        """A new attempt: its answer is counted from zero (the deadline keeps running)."""
+        self.read, self.head = 0, b""
 
     def remaining_s(self) -> float:
         return self.deadline_s - (time.monotonic() - self.started)
@@ -75,6 +80,8 @@ class Budget:
         return error
 
     def take(self, chunk: bytes) -> bytes:
+        if len(self.head) < 64:
+            self.head += chunk[: 64 - len(self.head)]
         self.read += len(chunk)
         if self.read > self.max_bytes:
             raise AnswerTooLargeError(

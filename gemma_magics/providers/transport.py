@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,13 +25,14 @@ import httpx
 import tenacity
 from httpx_sse import EventSource, ServerSentEvent
 
-from ..config import TRANSPORT_SETTINGS, scrub
-from ..errors import APIConnectionError, APIError, APITimeoutError, ConfigError, StreamError
+from ..config import TRANSPORT_SETTINGS
+from ..errors import APIConnectionError, APIError, ConfigError, StreamError
 from ..events import Event, Retrying, Sent
 from . import bounds
 from .bounds import Budget
 from .http_clients import async_client, sync_client
 from .retries import ano_sleep, no_sleep, policy
+from .transport_errors import TransportErrors, _body_text, _once_if_big, _scrubbed
 from .wire import HttpCall, StreamParser, WireFormat, load_json
 
 DEFAULT_MAX_RETRIES = 2
@@ -87,7 +87,7 @@ AsyncOpened = tuple[httpx.Response, "AsyncIterator[ServerSentEvent] | list[Event
 # -- sending -------------------------------------------------------------------------------
 
 
-class Transport:
+class Transport(TransportErrors):
     """Sends one provider's :class:`HttpCall` objects and turns the answers into events."""
 
     def __init__(self, wire: WireFormat, settings: TransportSettings | None = None):
@@ -150,18 +150,26 @@ class Transport:
                 time.sleep(min(retry.wait_s, max(0.0, budget.remaining_s())))
             with attempt:
                 budget.check_time()
-                budget.read = 0  # a new attempt reads a new answer
+                budget.restart()  # a new attempt reads a new answer
                 opened = self._attempt(client, call, budget)
         return opened
 
     def _attempt(self, client: httpx.Client, call: HttpCall, budget: Budget) -> Opened:
         """One try, up to the first stream event (or the whole answer, read and checked):
         everything that fails in here is before any answer was used, so it may be retried."""
+        request = self._request(client, call, budget)
         try:
-            response = client.send(self._request(client, call, budget), stream=True)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc, call, budget=budget) from None
+            try:
+                response = client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc, call, budget=budget) from None
+            return self._answer(response, call, budget)
+        except APIError as err:
+            raise _once_if_big(err, request) from None
+
+    def _answer(self, response: httpx.Response, call: HttpCall, budget: Budget) -> Opened:
         try:
+            self._refuse_redirect(response, call)
             if not response.is_success:
                 body = _scrubbed(_body_text(bounds.read_all(response, budget)), call)
                 raise self.wire.error(response.status_code, body, response.headers)
@@ -171,7 +179,7 @@ class Transport:
             frames = bounds.iter_sse(response, budget)
             first = next(frames, None)
             if first is None:
-                raise self._empty_stream()
+                raise self._empty_stream(budget)
             return response, itertools.chain([first], frames)
         except httpx.HTTPError as exc:
             response.close()
@@ -198,7 +206,7 @@ class Transport:
                 await asyncio.sleep(min(retry.wait_s, max(0.0, budget.remaining_s())))
             with attempt:
                 budget.check_time()
-                budget.read = 0
+                budget.restart()
                 opened = await self._aattempt(client, call, budget)
         response, frames = opened
         try:
@@ -226,11 +234,20 @@ class Transport:
 
     async def _aattempt(self, client: httpx.AsyncClient, call: HttpCall, budget: Budget
                         ) -> AsyncOpened:
+        request = self._request(client, call, budget)
         try:
-            response = await client.send(self._request(client, call, budget), stream=True)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc, call, budget=budget) from None
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc, call, budget=budget) from None
+            return await self._aanswer(response, call, budget)
+        except APIError as err:
+            raise _once_if_big(err, request) from None
+
+    async def _aanswer(self, response: httpx.Response, call: HttpCall, budget: Budget
+                       ) -> AsyncOpened:
         try:
+            self._refuse_redirect(response, call)
             if not response.is_success:
                 body = _scrubbed(_body_text(await bounds.aread_all(response, budget)), call)
                 raise self.wire.error(response.status_code, body, response.headers)
@@ -241,7 +258,7 @@ class Transport:
             try:
                 first = await frames.__anext__()
             except StopAsyncIteration:
-                raise self._empty_stream() from None
+                raise self._empty_stream(budget) from None
             return response, _prepend(first, frames)
         except httpx.HTTPError as exc:
             await response.aclose()
@@ -280,49 +297,6 @@ class Transport:
             )
         return parser.end()
 
-    def _empty_stream(self) -> APIConnectionError:
-        return APIConnectionError(
-            "the stream closed before any answer", provider=self.provider,
-            fix="retry; a prompt longer than the model's context can cause this",
-        )
-
-    def _broken(self, exc: httpx.HTTPError, budget: Budget) -> APIError:
-        if isinstance(exc, httpx.TimeoutException) and budget.remaining_s() <= 0:
-            return budget.timed_out()
-        if isinstance(exc, httpx.TimeoutException):
-            what = f"no data for {self.settings.read_timeout:g} s, the stream was abandoned"
-        else:
-            what = "the connection broke mid-answer"
-        return StreamError(
-            f"{what} ({type(exc).__name__})", provider=self.provider,
-            fix="the partial answer was kept; retry for the rest",
-        )
-
-    def _unreachable(self, exc: httpx.HTTPError, call: HttpCall, answered: bool = False,
-                     budget: Budget | None = None) -> APIError:
-        """A failure before any answer was used; ``answered``: after the status line."""
-        url = httpx.URL(call.url)
-        host = (f"{url.host}:{url.port}" if url.port else url.host) or call.url
-        if isinstance(exc, httpx.TimeoutException) and budget and budget.remaining_s() <= 0:
-            return budget.timed_out()
-        if isinstance(exc, httpx.TimeoutException):
-            which = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
-            limit = self.settings.connect_timeout if which == "connect" else self.settings.read_timeout
-            return APITimeoutError(
-                f"no answer from {host} within the {which} timeout of {limit:g} s",
-                provider=self.provider,
-            )
-        reason = _scrubbed(_reason(exc), call)  # httpcore quotes a refused header's bytes
-        if isinstance(exc, httpx.LocalProtocolError):  # never sent: retrying cannot help
-            return APIError(f"the request to {host} was refused by the HTTP client before "
-                            f"sending: {reason}", provider=self.provider,
-                            fix="check the API key and headers for illegal characters")
-        if answered:
-            return APIConnectionError(f"the connection to {host} broke before any answer: "
-                                      f"{reason}", provider=self.provider)
-        return APIConnectionError(f"cannot reach {host}: {reason}", provider=self.provider)
-
-
 def _max_tokens(call: HttpCall) -> int | None:
     """The answer's size limit as the body asks for it (every wire format names it so)."""
     value = call.body.get("max_tokens", call.body.get("max_completion_tokens"))
@@ -356,26 +330,3 @@ def _looks_like_sse(text: str) -> bool:
     with an SSE field or comment)."""
     head = text.lstrip()[:6]
     return head.startswith(("data:", "event:", ":", "id:"))
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a connection failed, in the OS's words: the async stack says only "All connection
-    attempts failed" and keeps "Connection refused" further down its exception chain."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            break
-        if isinstance(seen, OSError) and seen.errno:
-            words = os.strerror(seen.errno) if seen.errno > 0 else seen.strerror
-            return f"[Errno {seen.errno}] {words}"
-        seen = seen.__cause__ or seen.__context__
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _body_text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
-
-
-def _scrubbed(text: str, call: HttpCall) -> str:
-    """Some services quote the refused key in their 401 body: never let it into an error."""
-    return scrub(text, [call.api_key.reveal()]) if call.api_key is not None else text
