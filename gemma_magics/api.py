@@ -17,7 +17,7 @@ from .completion import Completion
 from .errors import ConfigError, GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .features.structured import OutputSpec
-from .params import Params, check_seed, resolve
+from .params import Params, check_prompt_size, check_seed, check_stops, resolve
 from .providers import make_provider
 from .providers.base import Provider, Request, gemma_template
 from .records.log import Record, request_key
@@ -100,9 +100,12 @@ def prepare(
     if output is not None and response_format is None:
         response_format = output.response_format
     tool_specs = specs(tools)
-    image_urls = to_data_urls(images)
-    capabilities.check(catalog, info, model_info, images=bool(image_urls),
+    # what the backend cannot take is refused before any image is read and encoded
+    capabilities.check(catalog, info, model_info, images=_given(images),
                        tools=bool(tool_specs), json=bool(response_format), lora=lora, raw=raw)
+    image_urls = to_data_urls(images)
+    check_prompt_size(prompt, messages, model_info)
+    check_stops(effective)
     endpoint = session.config.endpoint(name)
     request = Request(
         prompt=prompt,
@@ -153,6 +156,12 @@ def prepare(
     call = PreparedCall(make_provider(endpoint), request, record, notices, session, output)
     response_cache.apply(call, cache)
     return call
+
+
+def _given(images: Any) -> bool:
+    if images is None:
+        return False
+    return bool(images) if isinstance(images, (list, tuple)) else True
 
 
 def _well_formed(value: Any) -> Any:

@@ -49,6 +49,24 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+class HiddenValues(dict):
+    """``.env`` values: its repr names the variables, never their values (``vars(config)``
+    and tracebacks show it)."""
+
+    def __repr__(self) -> str:
+        return f"HiddenValues({sorted(self)})"
+
+    __str__ = __repr__
+
+
+def _hide_file_keys(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The config file with every ``api_key`` held as a :class:`Secret`."""
+    for settings in (table.get("providers") or {}).values():
+        if isinstance(settings, dict) and isinstance(settings.get("api_key"), str):
+            settings["api_key"] = Secret(settings["api_key"], str(path))
+    return table
+
+
 def user_config_path() -> Path:
     """``$GEMMA_MAGICS_CONFIG``, else ``$XDG_CONFIG_HOME/gemma_magics/config.toml``."""
     explicit = os.environ.get("GEMMA_MAGICS_CONFIG")
@@ -152,9 +170,9 @@ class Config:
         self.reload()
 
     def reload(self) -> None:
-        self.file = read_toml(self.path)
+        self.file = _hide_file_keys(read_toml(self.path), self.path)
         self.dotenv_path = (self.cwd or Path.cwd()) / ".env"
-        self.dotenv = read_dotenv(self.dotenv_path)
+        self.dotenv = HiddenValues(read_dotenv(self.dotenv_path))
         self.catalog: Catalog = load_catalog(self.file)
 
     def __repr__(self) -> str:
@@ -202,6 +220,8 @@ class Config:
             if value and value.strip():
                 return Secret(_stripped(value, source), source)
         in_file = self._provider_file_settings(info.name).get("api_key")
+        if isinstance(in_file, Secret):
+            in_file = in_file.reveal()
         if in_file and str(in_file).strip():
             return Secret(_stripped(str(in_file), str(self.path)), str(self.path))
         return None
