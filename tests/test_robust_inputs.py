@@ -120,3 +120,11 @@ def test_vars_of_the_config_shows_no_key(hosted, monkeypatch, tmp_path):
     info = config.catalog.provider
     assert config.api_key(info("openai")).reveal() == "canary-dotenv-Ab12cd"
     assert config.api_key(info("aimlapi")).reveal() == "canary-file-Xy34z"
+
+
+def test_the_magic_names_a_variable_whose_str_raises_in_one_line(ip):
+    from IPython.core.error import UsageError
+
+    ip.user_ns["doc"] = Hostile()
+    with pytest.raises(UsageError, match=r"\{doc\}: str\(\) of its Hostile object raised"):
+        ip.run_cell_magic("gemma", "", "Summarise {doc}")
