@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog.thinking import is_gemma4, think_switch
 from .completion import Completion
-from .errors import GemmaError, OutputParseError
+from .errors import ConfigError, GemmaError, OutputParseError
 from .events import Done, ErrorEvent, Event, Notice
 from .features.structured import OutputSpec
-from .params import Params, check_seed, resolve
+from .params import Params, check_prompt_size, check_seed, check_stops, resolve
 from .providers import make_provider
 from .providers.base import Provider, Request, chat_template
 from .records.log import Record, request_key
 from .records.recorder import Recorder, error_of
+from .safe_text import well_formed
 from .session import Session, get_session
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def prepare(
     from .features.tools import specs
     from .records import cache as response_cache
 
+    prompt, messages, params = _well_formed(prompt), _well_formed(messages), _well_formed(params)
     session = session or get_session()
     session.log  # noqa: B018 (opened now: an unusable log stops the call before it is sent)
     catalog = session.config.catalog
@@ -106,9 +108,12 @@ def prepare(
     if output is not None and response_format is None:
         response_format = output.response_format
     tool_specs = specs(tools)
-    image_urls = to_data_urls(images)
-    capabilities.check(catalog, info, model_info, images=bool(image_urls),
+    # what the backend cannot take is refused before any image is read and encoded
+    capabilities.check(catalog, info, model_info, images=_given(images),
                        tools=bool(tool_specs), json=bool(response_format), lora=lora, raw=raw)
+    image_urls = to_data_urls(images)
+    check_prompt_size(prompt, messages, model_info)
+    check_stops(effective)
     endpoint = session.config.endpoint(name)
     request = Request(
         prompt=prompt,
@@ -167,6 +172,24 @@ def prepare(
     call = PreparedCall(make_provider(endpoint), request, record, notices, session, output)
     response_cache.apply(call, cache)
     return call
+
+
+def _given(images: Any) -> bool:
+    if images is None:
+        return False
+    return bool(images) if isinstance(images, (list, tuple)) else True
+
+
+def _well_formed(value: Any) -> Any:
+    """Text that UTF-8 can encode, all the way down (a lone surrogate in a prompt made the
+    request body, the tokenizer and the log raise UnicodeEncodeError)."""
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, dict):
+        return {k: _well_formed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_well_formed(v) for v in value)
+    return value
 
 
 def _known_secrets(session: Session) -> list[str]:
@@ -341,5 +364,13 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
 
 
 def history(session: Session | None = None) -> pd.DataFrame:
-    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first."""
-    return (session or get_session()).log.dataframe()
+    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first; a log
+    on read-only storage is read as it is."""
+    session = session or get_session()
+    try:
+        log = session.log
+    except ConfigError:  # it cannot be written; it may still be read
+        from .records.log import RecordLog
+
+        return RecordLog.read_only(session.db_path).dataframe()
+    return log.dataframe()

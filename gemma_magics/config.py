@@ -8,9 +8,12 @@ message can carry one; messages name the variable or the file, never the value.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from .errors import ConfigError, MissingCredentialsError
 log = logging.getLogger("gemma_magics")
 
 #: Settings of the HTTP transport, per provider or global (see ``transport.TransportSettings``).
-TRANSPORT_SETTINGS = ("max_retries", "connect_timeout", "read_timeout")
+TRANSPORT_SETTINGS = ("max_retries", "connect_timeout", "read_timeout", "total_timeout")
 
 
 class Secret:
@@ -44,6 +47,24 @@ class Secret:
 
     def __reduce__(self):
         raise TypeError("a Secret cannot be pickled")
+
+
+class HiddenValues(dict):
+    """``.env`` values: its repr names the variables, never their values (``vars(config)``
+    and tracebacks show it)."""
+
+    def __repr__(self) -> str:
+        return f"HiddenValues({sorted(self)})"
+
+    __str__ = __repr__
+
+
+def _hide_file_keys(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The config file with every ``api_key`` held as a :class:`Secret`."""
+    for settings in (table.get("providers") or {}).values():
+        if isinstance(settings, dict) and isinstance(settings.get("api_key"), str):
+            settings["api_key"] = Secret(settings["api_key"], str(path))
+    return table
 
 
 def user_config_path() -> Path:
@@ -149,9 +170,9 @@ class Config:
         self.reload()
 
     def reload(self) -> None:
-        self.file = read_toml(self.path)
+        self.file = _hide_file_keys(read_toml(self.path), self.path)
         self.dotenv_path = (self.cwd or Path.cwd()) / ".env"
-        self.dotenv = read_dotenv(self.dotenv_path)
+        self.dotenv = HiddenValues(read_dotenv(self.dotenv_path))
         self.catalog: Catalog = load_catalog(self.file)
 
     def __repr__(self) -> str:
@@ -192,13 +213,17 @@ class Config:
         return url.rstrip("/")
 
     def api_key(self, info: ProviderInfo) -> Secret | None:
+        """The provider's key, stripped of surrounding whitespace (``open("key.txt").read()``
+        ends in a newline, which no HTTP header may carry)."""
         for env_name in info.api_key_env:
             value, source = self.lookup(env_name)
-            if value:
-                return Secret(value, source)
+            if value and value.strip():
+                return Secret(_stripped(value, source), source)
         in_file = self._provider_file_settings(info.name).get("api_key")
-        if in_file:
-            return Secret(str(in_file), str(self.path))
+        if isinstance(in_file, Secret):
+            in_file = in_file.reveal()
+        if in_file and str(in_file).strip():
+            return Secret(_stripped(str(in_file), str(self.path)), str(self.path))
         return None
 
     def account_id(self, info: ProviderInfo) -> str | None:
@@ -236,6 +261,8 @@ class Config:
             names = " or ".join(info.api_key_env) if info.api_key_env else None
             fix = f"set {names}" if names else f"add api_key to [providers.{name}] in {self.path}"
             raise MissingCredentialsError(f"{name} needs an API key", fix=fix)
+        if key is not None:
+            check_header_safe(key)
         return Endpoint(
             info,
             base_url=self.base_url(info, account_id),
@@ -270,10 +297,64 @@ class Config:
 #: Shorter "keys" (test placeholders) would redact ordinary letters out of every message.
 MIN_SECRET_LENGTH = 4
 
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _stripped(value: str, source: str) -> str:
+    """``value`` without surrounding whitespace; says so once per source (never the value)."""
+    clean = value.strip()
+    if clean != value:
+        with _warned_lock:
+            first = source not in _warned
+            _warned.add(source)
+        if first:
+            log.warning("the API key in %s had surrounding whitespace (a newline, say); "
+                        "it was stripped", source)
+    return clean
+
+
+def check_header_safe(key: Secret) -> None:
+    """A key goes into an HTTP header, which takes visible ASCII only: anything else is
+    refused here, naming where the key came from (httpcore's own refusal quotes the key)."""
+    value = key.reveal()
+    if all(0x21 <= ord(ch) <= 0x7E for ch in value):
+        return
+    bad = next(ch for ch in value if not 0x21 <= ord(ch) <= 0x7E)
+    what = "a non-ASCII character" if ord(bad) > 0x7E else "a space or control character"
+    raise ConfigError(
+        f"the API key in {key.source} contains {what} (U+{ord(bad):04X}), "
+        "which an HTTP header cannot carry",
+        fix="copy the key again from the provider's dashboard; a key is plain ASCII",
+    )
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every way ``secret`` can appear in a message: as is, stripped, escaped by ``repr()``
+    (also of its bytes, as httpcore quotes a refused header), JSON-escaped, URL-encoded."""
+    forms = set()
+    for value in {secret, secret.strip()}:
+        if not value:
+            continue
+        forms |= {
+            value,
+            repr(value)[1:-1],
+            repr(value.encode("utf-8", "backslashreplace"))[2:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            urllib.parse.quote(value, safe=""),
+            urllib.parse.quote_plus(value),
+        }
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """Replace any secret value in ``text`` by ``<redacted>``."""
+    """Replace any secret value in ``text``, in any of its escaped forms
+    (:func:`secret_forms`), by ``<redacted>``."""
     for secret in secrets:
-        if len(secret) >= MIN_SECRET_LENGTH and secret in text:
-            text = text.replace(secret, "<redacted>")
+        if len(secret) < MIN_SECRET_LENGTH:
+            continue
+        for form in sorted(secret_forms(secret), key=len, reverse=True):  # longest first
+            if form in text:
+                text = text.replace(form, "<redacted>")
     return text

@@ -167,5 +167,41 @@ def check_seed(params: Params, kind: str, where: str) -> None:
         )
 
 
+#: More stop sequences than any provider takes (OpenAI: 4, Workers AI: 16 counting ours).
+MAX_STOPS = 16
+MAX_STOP_CHARS = 256
+#: No Gemma token is longer than this many bytes: a prompt of more than this × the model's
+#: context cannot fit, which is known without a tokenizer.
+MAX_TOKEN_BYTES = 64
+#: The context assumed for a model whose catalog entry gives none (Gemma 3's 128K).
+DEFAULT_CONTEXT = 131072
+
+
+def check_stops(params: Params) -> None:
+    """Refuse stop lists no provider takes, before anything is sent."""
+    stops = params.stop or ()
+    if len(stops) > MAX_STOPS:
+        raise ValidationError(f"{len(stops)} stop sequences; providers take at most {MAX_STOPS}",
+                              fix="keep the few that matter")
+    long = next((s for s in stops if len(s) > MAX_STOP_CHARS), None)
+    if long is not None:
+        raise ValidationError(f"a stop sequence of {len(long):,} characters (at most "
+                              f"{MAX_STOP_CHARS})", fix="use a short marker as the stop")
+
+
+def check_prompt_size(prompt: str, messages: Any, model: Any) -> None:
+    """Refuse a prompt that cannot fit the model's context whatever its tokens, before it
+    is tokenized, recorded or uploaded (a 50 MB prompt took seconds and memory to fail)."""
+    size = len(prompt.encode("utf-8", "replace"))
+    for message in messages or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        size += len(content.encode("utf-8", "replace")) if isinstance(content, str) else 0
+    context = getattr(model, "context", None) or DEFAULT_CONTEXT
+    if size > MAX_TOKEN_BYTES * context:
+        raise ValidationError(
+            f"the prompt is {size / 1e6:.1f} MB, more than {model.id}'s {context:,}-token "
+            "context could hold", fix="send a shorter prompt (or a summary of the text)")
+
+
 def field_names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(Params))

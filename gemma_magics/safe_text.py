@@ -92,3 +92,16 @@ def thinking_html(text: str | None) -> str:
 def thinking_bundle(text: str | None) -> dict[str, str]:
     """The MIME bundle of the thinking section shown above an answer."""
     return {"text/html": thinking_html(text), "text/plain": f"[thinking]\n{clean(text)}"}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """``text`` as valid Unicode: a surrogate pair split in two (an emoji cut between two
+    stream frames, each decoded alone) is joined back; a lone surrogate becomes U+FFFD.
+    Applied where text enters (the prompt, the assembled answer) and where it is stored,
+    since UTF-8 (HTTP bodies, SQLite, the tokenizer) cannot encode a lone surrogate."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

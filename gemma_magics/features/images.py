@@ -17,7 +17,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import GemmaError, ValidationError
+
+#: No provider takes a bigger image (OpenAI's limit is 20 MB); a file is measured before it
+#: is read.
+MAX_IMAGE_BYTES = 20 << 20
 
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -76,6 +80,11 @@ def to_data_url(image: Any) -> str:
                                   fix="give a file path or the name of a variable")
         import mimetypes
 
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise ValidationError(
+                f"{path} is {size / 1e6:.0f} MB, more than the {MAX_IMAGE_BYTES >> 20} MB any "
+                "provider takes", fix="resize it first (PIL: img.thumbnail((1024, 1024)))")
         return from_bytes(path.read_bytes(), mimetypes.guess_type(path.name)[0], str(path))
     if isinstance(image, (bytes, bytearray, memoryview)):
         return from_bytes(bytes(image))
@@ -100,9 +109,30 @@ def to_data_urls(images: Any) -> list[str]:
     """A list (or a single image) as data URLs, in order."""
     if images is None:
         return []
-    if isinstance(images, (list, tuple)):
-        return [to_data_url(i) for i in images]
-    return [to_data_url(images)]
+    items = list(images) if isinstance(images, (list, tuple)) else [images]
+    return [_named(index, image) for index, image in enumerate(items, 1)]
+
+
+def _named(index: int, image: Any) -> str:
+    """:func:`to_data_url`; an object that misbehaves (a hostile ``__getattr__``) is named
+    in one line rather than a traceback."""
+    try:
+        url = to_data_url(image)
+    except GemmaError:
+        raise
+    except Exception as exc:
+        try:
+            reason = (str(exc).splitlines() or [""])[0][:200]
+        except Exception:
+            reason = "(no message)"
+        raise ValidationError(
+            f"image {index} (a {type(image).__name__}) could not be read: "
+            f"{type(exc).__name__}: {reason}",
+            fix="pass a file path, bytes, a PIL image or a data URL") from None
+    if len(url) * 3 // 4 > MAX_IMAGE_BYTES:
+        raise ValidationError(f"image {index} is over {MAX_IMAGE_BYTES >> 20} MB",
+                              fix="resize it first (PIL: img.thumbnail((1024, 1024)))")
+    return url
 
 
 def fingerprint(url: str) -> dict[str, Any]:

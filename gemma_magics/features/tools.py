@@ -154,22 +154,51 @@ def as_tools(obj: Any) -> list[Tool]:
     """Functions and/or JSON specs (one, or a list) as :class:`Tool` objects."""
     items = list(obj) if isinstance(obj, (list, tuple)) else [obj]
     tools: list[Tool] = []
-    for item in items:
-        if isinstance(item, Tool):
-            tools.append(item)
-        elif callable(item) and not isinstance(item, Mapping):
-            tools.append(Tool(function_spec(item), item))
-        elif isinstance(item, Mapping):
-            tools.append(Tool(_normalise_spec(item)))
-        else:
-            raise ValidationError(f"a tool must be a function or a JSON spec, not "
-                                  f"{type(item).__name__}",
-                                  fix="pass functions or {'name', 'description', 'parameters'}")
+    for index, item in enumerate(items, 1):
+        try:
+            tools.append(_tool_of(item))
+        except ValidationError:
+            raise
+        except Exception as exc:  # a hostile __getattr__, a signature that cannot be read
+            raise ValidationError(
+                f"tool {index} (a {type(item).__name__}) could not be read: "
+                f"{type(exc).__name__}: {_first_line(exc)}",
+                fix="pass plain functions or {'name', 'description', 'parameters'} specs",
+            ) from None
+    for tool in tools:
+        if not _TOOL_NAME.fullmatch(tool.name):
+            raise ValidationError(
+                f"tool name {tool.name[:70]!r} is not allowed: providers take letters, digits, "
+                "_ and - (at most 64)", fix="define the tool with def and a plain name "
+                "(a lambda is named '<lambda>'), or give the spec such a 'name'")
     names = [t.name for t in tools]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise ValidationError(f"two tools are named {duplicate!r}", fix="give each a unique name")
     return tools
+
+
+#: What OpenAI, Workers AI and Gemini all accept as a function name.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _tool_of(item: Any) -> Tool:
+    if isinstance(item, Tool):
+        return item
+    if callable(item) and not isinstance(item, Mapping):
+        return Tool(function_spec(item), item)
+    if isinstance(item, Mapping):
+        return Tool(_normalise_spec(item))
+    raise ValidationError(f"a tool must be a function or a JSON spec, not "
+                          f"{type(item).__name__}",
+                          fix="pass functions or {'name', 'description', 'parameters'}")
+
+
+def _first_line(exc: BaseException) -> str:
+    try:
+        return (str(exc).splitlines() or [""])[0][:200]
+    except Exception:
+        return "(no message)"
 
 
 def _normalise_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,7 +132,10 @@ class CompareMagics(Magics):
             if cell.strip():
                 raise UsageError("give the prompt in the cell or with --prompts, not both")
             return self.shell.user_ns[args.prompts]
-        prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
+        try:
+            prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
+        except ValidationError as exc:  # a {name} whose str() raises: one line
+            raise UsageError(str(exc)) from None
         prompt = prompt.strip("\n")
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%gemma_compare line")

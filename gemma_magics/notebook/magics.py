@@ -185,7 +185,10 @@ class GemmaMagics(Magics):
         from .. import api
         from ..workflows.chat import get_chat
 
-        prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
+        try:
+            prompt = cell if args.no_interpolate else interpolate(cell, self.shell.user_ns)
+        except GemmaError as exc:  # a {name} whose str() raises: one line, no traceback
+            raise _usage(exc) from None
         prompt = prompt.strip("\n")
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%gemma line")

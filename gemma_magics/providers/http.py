@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from ..config import Endpoint
+from ..config import Endpoint, scrub
 from ..errors import APIError, AuthenticationError
 from ..events import Event, Finish, TextDelta
 from .base import Provider, Request
@@ -78,9 +78,11 @@ class HttpProvider(Provider):
     def _explained(self, err: APIError) -> APIError:
         """Say which key was refused (by where it came from), and never echo the key."""
         key = self.endpoint.api_key
-        if key is not None and key.reveal() and key.reveal() in err.message:
-            err.message = err.message.replace(key.reveal(), "<redacted>")
-            err.args = (err.message,)
+        if key is not None and key.reveal():
+            clean = scrub(err.message, [key.reveal()])  # every escaped form, too
+            if clean != err.message:
+                err.message = clean
+                err.args = (clean,)
         if isinstance(err, AuthenticationError):
             if key is not None:
                 err.fix = f"check the API key from {key.source}"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import os
+import re
 import ssl
 import threading
 import weakref
@@ -26,6 +28,28 @@ _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncCl
 )
 _HEADERS = {"User-Agent": USER_AGENT}
 _ssl: ssl.SSLContext | None = None
+
+
+class _HideCredentials(logging.Filter):
+    """httpx logs every request's URL at INFO ("HTTP Request: POST https://..."): a password
+    in a base URL and Cloudflare's account id would be in every such line. They are blanked
+    in the record before any handler formats it."""
+
+    _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+    _ACCOUNT = re.compile(r"(?<=/accounts/)[^/\s]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self._ACCOUNT.sub("<account>", self._USERINFO.sub("<credentials>@", message))
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_FILTER = _HideCredentials()
+for _name in ("httpx", "httpcore"):
+    if _FILTER not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_FILTER)
 
 
 def _ssl_context() -> ssl.SSLContext:

@@ -24,6 +24,25 @@ _model_lock = threading.Lock()  # one generation at a time: one model, one conte
 _loaded: dict[str, Any] = {}
 
 
+#: No Gemma token is longer than this many bytes: a prompt of more than
+#: ``MAX_TOKEN_BYTES × n_ctx`` bytes cannot fit, which is known without tokenizing it.
+MAX_TOKEN_BYTES = 64
+
+
+def _texts(request: Request) -> list[str]:
+    texts = [request.prompt, request.params.system or ""]
+    for message in request.messages:
+        content = message.get("content")
+        texts += [content] if isinstance(content, str) else []
+    return texts
+
+
+def _too_long(what: str, context: int) -> ValidationError:
+    return ValidationError(f"{what}, more than the local model's {context:,}-token context",
+                           fix="shorten the prompt, set GEMMA_MAGICS_LOCAL_N_CTX higher, or "
+                               "use a hosted provider with a longer context")
+
+
 def n_ctx() -> int:
     return int(os.environ.get("GEMMA_MAGICS_LOCAL_N_CTX", "8192"))
 
@@ -95,6 +114,10 @@ class LocalProvider(Provider):
             raise CapabilityError(
                 "LoRA adapters are a Workers AI feature", fix="use -p cloudflare with --lora"
             )
+        size = sum(len(t.encode("utf-8", "replace")) for t in _texts(request))
+        if size // MAX_TOKEN_BYTES >= n_ctx():  # refused before loading or tokenizing
+            raise _too_long(f"the prompt ({size / 1e6:.1f} MB) is at least "
+                            f"{size // MAX_TOKEN_BYTES:,} tokens", n_ctx())
 
     def render_prompt(self, request: Request, llm: Any) -> str:
         """The exact text the model sees."""
@@ -138,11 +161,13 @@ class LocalProvider(Provider):
         if prompt.startswith("<bos>") and len(prompt_tokens) > 1:
             prompt_tokens = prompt_tokens[1:]  # the template already carries <bos>
         budget = llm.n_ctx() - len(prompt_tokens)
+        if budget < 1:
+            raise _too_long(f"the prompt is {len(prompt_tokens):,} tokens", llm.n_ctx())
         if p.max_tokens > budget:
             raise ValidationError(
                 f"prompt is {len(prompt_tokens)} tokens; max_tokens={p.max_tokens} does not fit "
                 f"the {llm.n_ctx()}-token context",
-                fix=f"lower max_tokens to {max(budget, 0)} or set GEMMA_MAGICS_LOCAL_N_CTX",
+                fix=f"lower max_tokens to {budget} or set GEMMA_MAGICS_LOCAL_N_CTX",
             )
         llm.set_seed(p.seed if p.seed is not None else random.randint(0, 2**32 - 1))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

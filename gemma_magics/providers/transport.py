@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,11 +25,14 @@ import httpx
 import tenacity
 from httpx_sse import EventSource, ServerSentEvent
 
-from ..config import TRANSPORT_SETTINGS, scrub
-from ..errors import APIConnectionError, APIError, APITimeoutError, ConfigError, StreamError
+from ..config import TRANSPORT_SETTINGS
+from ..errors import APIConnectionError, APIError, ConfigError, StreamError
 from ..events import Event, Retrying, Sent
+from . import bounds
+from .bounds import Budget
 from .http_clients import async_client, sync_client
 from .retries import ano_sleep, no_sleep, policy
+from .transport_errors import TransportErrors, _body_text, _once_if_big, _scrubbed
 from .wire import HttpCall, StreamParser, WireFormat, load_json
 
 DEFAULT_MAX_RETRIES = 2
@@ -42,12 +44,15 @@ DEFAULT_READ_TIMEOUT_S = 120.0
 class TransportSettings:
     """How patient a provider's calls are. Set per provider in the config file
     (``[providers.NAME] max_retries = 4``), for all in ``[settings]``, or with
-    ``GEMMA_MAGICS_MAX_RETRIES``, ``GEMMA_MAGICS_CONNECT_TIMEOUT``, ``GEMMA_MAGICS_READ_TIMEOUT``.
+    ``GEMMA_MAGICS_MAX_RETRIES``, ``GEMMA_MAGICS_CONNECT_TIMEOUT``, ``GEMMA_MAGICS_READ_TIMEOUT``,
+    ``GEMMA_MAGICS_TOTAL_TIMEOUT`` (the whole call, retries included; by default sized to
+    ``max_tokens``, see ``bounds.py``).
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout: float = DEFAULT_READ_TIMEOUT_S
+    total_timeout: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> TransportSettings:
@@ -82,7 +87,7 @@ AsyncOpened = tuple[httpx.Response, "AsyncIterator[ServerSentEvent] | list[Event
 # -- sending -------------------------------------------------------------------------------
 
 
-class Transport:
+class Transport(TransportErrors):
     """Sends one provider's :class:`HttpCall` objects and turns the answers into events."""
 
     def __init__(self, wire: WireFormat, settings: TransportSettings | None = None):
@@ -93,19 +98,28 @@ class Transport:
     def provider(self) -> str:
         return self.wire.provider
 
-    def _request(self, client: httpx.Client | httpx.AsyncClient, call: HttpCall) -> httpx.Request:
+    def budget(self, max_tokens: int | None) -> Budget:
+        """A call's size and time allowance (``bounds.py``)."""
+        return Budget.for_call(self.provider, max_tokens, self.settings.read_timeout,
+                               self.settings.total_timeout)
+
+    def _request(self, client: httpx.Client | httpx.AsyncClient, call: HttpCall,
+                 budget: Budget) -> httpx.Request:
         headers = {"Accept": "text/event-stream" if call.stream else "application/json",
                    **call.headers}
         if call.api_key is not None:
             headers["Authorization"] = f"Bearer {call.api_key.reveal()}"
         return client.build_request(
-            "POST", call.url, json=call.body, headers=headers, timeout=self.settings.timeout
+            "POST", call.url, json=call.body, headers=headers,
+            timeout=bounds.timeout(self.settings.timeout, budget),
         )
 
     # sync ----------------------------------------------------------------------------------
-    def events(self, call: HttpCall) -> Iterator[Event]:
-        """Send ``call`` (retrying as allowed) and yield the answer's events."""
-        response, frames = yield from self._open(call)
+    def events(self, call: HttpCall, budget: Budget | None = None) -> Iterator[Event]:
+        """Send ``call`` (retrying as allowed) and yield the answer's events, reading no more
+        than ``budget`` allows (by default: the body's ``max_tokens``)."""
+        budget = budget or self.budget(_max_tokens(call))
+        response, frames = yield from self._open(call, budget)
         try:
             if isinstance(frames, list):  # a whole answer, already read and checked
                 yield from frames
@@ -119,12 +133,12 @@ class Transport:
                             pass
                         break
             except httpx.HTTPError as exc:
-                raise self._broken(exc) from None
+                raise self._broken(exc, budget) from None
             yield from self._ended(parser)
         finally:
             response.close()
 
-    def _open(self, call: HttpCall) -> Generator[Event, None, Opened]:
+    def _open(self, call: HttpCall, budget: Budget) -> Generator[Event, None, Opened]:
         client = sync_client()
         pending: list[Retrying] = []
         opened = None
@@ -133,40 +147,52 @@ class Transport:
             if pending:
                 retry = pending.pop()
                 yield retry
-                time.sleep(retry.wait_s)
+                time.sleep(min(retry.wait_s, max(0.0, budget.remaining_s())))
             with attempt:
-                opened = self._attempt(client, call)
+                budget.check_time()
+                budget.restart()  # a new attempt reads a new answer
+                opened = self._attempt(client, call, budget)
         return opened
 
-    def _attempt(self, client: httpx.Client, call: HttpCall) -> Opened:
+    def _attempt(self, client: httpx.Client, call: HttpCall, budget: Budget) -> Opened:
         """One try, up to the first stream event (or the whole answer, read and checked):
         everything that fails in here is before any answer was used, so it may be retried."""
+        request = self._request(client, call, budget)
         try:
-            response = client.send(self._request(client, call), stream=True)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc, call) from None
+            try:
+                response = client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc, call, budget=budget) from None
+            return self._answer(response, call, budget)
+        except APIError as err:
+            raise _once_if_big(err, request) from None
+
+    def _answer(self, response: httpx.Response, call: HttpCall, budget: Budget) -> Opened:
         try:
+            self._refuse_redirect(response, call)
             if not response.is_success:
-                body = _scrubbed(_body_text(response.read()), call)
+                body = _scrubbed(_body_text(bounds.read_all(response, budget)), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
-                whole = self._whole(response.read(), call)
+                whole = self._whole(bounds.read_all(response, budget), call)
                 return response, (iter(whole) if _are_frames(whole) else whole)
-            frames = EventSource(response).iter_sse()
+            frames = bounds.iter_sse(response, budget)
             first = next(frames, None)
             if first is None:
-                raise self._empty_stream()
+                raise self._empty_stream(budget)
             return response, itertools.chain([first], frames)
         except httpx.HTTPError as exc:
             response.close()
-            raise self._unreachable(exc, call, answered=True) from None
+            raise self._unreachable(exc, call, answered=True, budget=budget) from None
         except BaseException:
             response.close()
             raise
 
     # async ---------------------------------------------------------------------------------
-    async def aevents(self, call: HttpCall) -> AsyncIterator[Event]:
+    async def aevents(self, call: HttpCall, budget: Budget | None = None
+                      ) -> AsyncIterator[Event]:
         """The async twin of :meth:`events`."""
+        budget = budget or self.budget(_max_tokens(call))
         client = await async_client()
         pending: list[Retrying] = []
         opened = None
@@ -177,9 +203,11 @@ class Transport:
             if pending:
                 retry = pending.pop()
                 yield retry
-                await asyncio.sleep(retry.wait_s)
+                await asyncio.sleep(min(retry.wait_s, max(0.0, budget.remaining_s())))
             with attempt:
-                opened = await self._aattempt(client, call)
+                budget.check_time()
+                budget.restart()
+                opened = await self._aattempt(client, call, budget)
         response, frames = opened
         try:
             if isinstance(frames, list):  # a whole answer, already read and checked
@@ -196,7 +224,7 @@ class Transport:
                             pass
                         break
             except httpx.HTTPError as exc:
-                raise self._broken(exc) from None
+                raise self._broken(exc, budget) from None
             for event in self._ended(parser):
                 yield event
         finally:
@@ -204,27 +232,37 @@ class Transport:
                 await frames.aclose()
             await response.aclose()
 
-    async def _aattempt(self, client: httpx.AsyncClient, call: HttpCall) -> AsyncOpened:
+    async def _aattempt(self, client: httpx.AsyncClient, call: HttpCall, budget: Budget
+                        ) -> AsyncOpened:
+        request = self._request(client, call, budget)
         try:
-            response = await client.send(self._request(client, call), stream=True)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc, call) from None
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc, call, budget=budget) from None
+            return await self._aanswer(response, call, budget)
+        except APIError as err:
+            raise _once_if_big(err, request) from None
+
+    async def _aanswer(self, response: httpx.Response, call: HttpCall, budget: Budget
+                       ) -> AsyncOpened:
         try:
+            self._refuse_redirect(response, call)
             if not response.is_success:
-                body = _scrubbed(_body_text(await response.aread()), call)
+                body = _scrubbed(_body_text(await bounds.aread_all(response, budget)), call)
                 raise self.wire.error(response.status_code, body, response.headers)
             if not _is_sse(response):
-                whole = self._whole(await response.aread(), call)
+                whole = self._whole(await bounds.aread_all(response, budget), call)
                 return response, (_replay(whole) if _are_frames(whole) else whole)
-            frames = EventSource(response).aiter_sse()
+            frames = bounds.aiter_sse(response, budget)
             try:
                 first = await frames.__anext__()
             except StopAsyncIteration:
-                raise self._empty_stream() from None
+                raise self._empty_stream(budget) from None
             return response, _prepend(first, frames)
         except httpx.HTTPError as exc:
             await response.aclose()
-            raise self._unreachable(exc, call, answered=True) from None
+            raise self._unreachable(exc, call, answered=True, budget=budget) from None
         except BaseException:
             await response.aclose()
             raise
@@ -259,39 +297,10 @@ class Transport:
             )
         return parser.end()
 
-    def _empty_stream(self) -> APIConnectionError:
-        return APIConnectionError(
-            "the stream closed before any answer", provider=self.provider,
-            fix="retry; a prompt longer than the model's context can cause this",
-        )
-
-    def _broken(self, exc: httpx.HTTPError) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
-            what = f"no data for {self.settings.read_timeout:g} s, the stream was abandoned"
-        else:
-            what = "the connection broke mid-answer"
-        return StreamError(
-            f"{what} ({type(exc).__name__})", provider=self.provider,
-            fix="the partial answer was kept; retry for the rest",
-        )
-
-    def _unreachable(self, exc: httpx.HTTPError, call: HttpCall, answered: bool = False
-                     ) -> APIError:
-        """A failure before any answer was used; ``answered``: after the status line."""
-        url = httpx.URL(call.url)
-        host = (f"{url.host}:{url.port}" if url.port else url.host) or call.url
-        if isinstance(exc, httpx.TimeoutException):
-            which = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
-            limit = self.settings.connect_timeout if which == "connect" else self.settings.read_timeout
-            return APITimeoutError(
-                f"no answer from {host} within the {which} timeout of {limit:g} s",
-                provider=self.provider,
-            )
-        reason = _reason(exc)
-        if answered:
-            return APIConnectionError(f"the connection to {host} broke before any answer: "
-                                      f"{reason}", provider=self.provider)
-        return APIConnectionError(f"cannot reach {host}: {reason}", provider=self.provider)
+def _max_tokens(call: HttpCall) -> int | None:
+    """The answer's size limit as the body asks for it (every wire format names it so)."""
+    value = call.body.get("max_tokens", call.body.get("max_completion_tokens"))
+    return value if isinstance(value, int) else None
 
 
 async def _prepend(first: ServerSentEvent, rest: AsyncIterator[ServerSentEvent]):
@@ -321,26 +330,3 @@ def _looks_like_sse(text: str) -> bool:
     with an SSE field or comment)."""
     head = text.lstrip()[:6]
     return head.startswith(("data:", "event:", ":", "id:"))
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a connection failed, in the OS's words: the async stack says only "All connection
-    attempts failed" and keeps "Connection refused" further down its exception chain."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            break
-        if isinstance(seen, OSError) and seen.errno:
-            words = os.strerror(seen.errno) if seen.errno > 0 else seen.strerror
-            return f"[Errno {seen.errno}] {words}"
-        seen = seen.__cause__ or seen.__context__
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _body_text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
-
-
-def _scrubbed(text: str, call: HttpCall) -> str:
-    """Some services quote the refused key in their 401 body: never let it into an error."""
-    return scrub(text, [call.api_key.reveal()]) if call.api_key is not None else text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -13,8 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..safe_text import well_formed
+from . import damage
+
 if TYPE_CHECKING:  # pandas loads only when history() is called
     import pandas as pd
+
+log = logging.getLogger("gemma_magics")
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
@@ -93,6 +100,8 @@ def request_key(**parts: Any) -> str:
 
 
 def _sql_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return well_formed(value)  # SQLite stores UTF-8: a lone surrogate would raise
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, bool):
@@ -118,16 +127,16 @@ class RecordLog:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: list[Record] = []  # records an unwritable log could not take yet
+        self._unwritable: str | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 self.path = str(Path(self.path).expanduser())
-            self._conn = sqlite3.connect(self.path, check_same_thread=False,
-                                         isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._create()
+            self._connect()
+            if damage.looks_damaged(self._conn, self.path):
+                self._set_aside(writing=True)
         except (OSError, sqlite3.Error) as exc:
             from ..errors import ConfigError
 
@@ -142,6 +151,52 @@ class RecordLog:
             f"VALUES ({', '.join('?' for _ in COLUMNS)})"
         )
 
+    @classmethod
+    def read_only(cls, path: str | Path) -> RecordLog:
+        """The log opened for reading only (read-only storage: ``history()`` still works)."""
+        self = cls.__new__(cls)
+        self.path = str(Path(path).expanduser())
+        self._lock = threading.RLock()
+        self._pending, self._unwritable = [], "opened read-only"
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro&immutable=1"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()
+        except sqlite3.Error as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"cannot read the record log at {self.path}: {exc}") from None
+        return self
+
+    def _connect(self) -> None:
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._create()
+
+    def _set_aside(self, *, writing: bool) -> str:
+        """Move a damaged log aside and start a new one; the line that says so."""
+        self._conn.close()
+        message = damage.explain(self.path, damage.move_aside(self.path))
+        self._connect()
+        if writing:  # an answer is being kept: say it, do not raise
+            log.warning("%s", message)
+        return message
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A read; a damaged log found here is moved aside, and the read fails in one line."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                if not damage.is_damage(exc):
+                    raise
+                from ..errors import ConfigError
+
+                raise ConfigError(self._set_aside(writing=False),
+                                  fix="run it again to use the new log") from None
+
     def _create(self) -> None:
         cols = ", ".join(f"{c} {_SQL_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
         with self._lock:
@@ -153,51 +208,99 @@ class RecordLog:
             self._conn.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (request_key)")
 
     def append(self, record: Record) -> None:
-        row = _sql_row(record)
-        with self._lock:
-            self._conn.execute(self._insert, row)
+        """Write one record. Never raises: a log that cannot be written (disk full, locked
+        by another process) keeps the record in memory, says so once, and writes it with
+        the next record that gets through (or :meth:`close` puts it in a fallback file)."""
+        self.append_many([record])
 
     def append_many(self, records: list[Record]) -> None:
-        rows = [_sql_row(r) for r in records]
         with self._lock:
-            self._conn.execute("BEGIN")
+            waiting = [*self._pending, *records]
+            try:
+                try:
+                    self._write(waiting)
+                except sqlite3.DatabaseError as exc:
+                    if not damage.is_damage(exc):
+                        raise
+                    self._set_aside(writing=True)  # never write into a damaged file
+                    self._write(waiting)
+            except (sqlite3.Error, OSError) as exc:
+                self._pending = waiting
+                self._say_unwritable(exc)
+                return
+            if self._pending:
+                log.warning("the record log at %s is writable again: %d kept record(s) "
+                            "written", self.path, len(self._pending))
+            self._pending = []
+            self._unwritable = None
+
+    def _write(self, records: list[Record]) -> None:
+        rows = [_sql_row(r) for r in records]
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
             self._conn.executemany(self._insert, rows)
             self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _say_unwritable(self, exc: BaseException) -> None:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if self._unwritable != reason:  # once per cause, not once per record
+            self._unwritable = reason
+            log.warning("the record log at %s cannot be written (%s): answers are kept in "
+                        "memory (history() shows them) and written when it is writable again",
+                        self.path, reason)
+
+    @property
+    def pending(self) -> list[Record]:
+        """Records not yet written (the log was unwritable when they arrived)."""
+        with self._lock:
+            return list(self._pending)
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        with self._reading():
+            return self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] + len(
+                self._pending)
 
     def find(self, key: str, *, status: str = STATUS_OK) -> Record | None:
         """The latest record with this ``request_key`` and status (None if there is none)."""
-        with self._lock:
+        with self._reading():
             cur = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM calls WHERE request_key = ? AND status = ? "
                 "ORDER BY timestamp DESC LIMIT 1",
                 (key, status),
             )
             row = cur.fetchone()
-        return None if row is None else _record_from_row(row)
+            kept = [r for r in self._pending if r.request_key == key and r.status == status]
+        found = None if row is None else _record_from_row(row)
+        if kept and (found is None or kept[-1].timestamp >= found.timestamp):
+            return kept[-1]
+        return found
 
     def keys(self, status: str = STATUS_OK) -> set[str]:
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT DISTINCT request_key FROM calls WHERE status = ? AND request_key IS NOT NULL",
                 (status,),
             ).fetchall()
-        return {r[0] for r in rows}
+            kept = {r.request_key for r in self._pending if r.status == status and r.request_key}
+        return {r[0] for r in rows} | kept
 
     def records(self) -> list[Record]:
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY timestamp"
             ).fetchall()
-        return [_record_from_row(r) for r in rows]
+            kept = list(self._pending)
+        records = [_record_from_row(r) for r in rows]
+        return sorted([*records, *kept], key=lambda r: r.timestamp) if kept else records
 
     def delete(self, *, cached_only: bool = False) -> int:
         """Delete all records (or only those served from the cache); returns how many."""
         where = " WHERE cached = 1" if cached_only else ""
-        with self._lock:
+        with self._reading():
             return self._conn.execute(f"DELETE FROM calls{where}").rowcount
 
     def dataframe(self) -> pd.DataFrame:
@@ -206,14 +309,40 @@ class RecordLog:
         # Rows come in storage order (no ORDER BY: SQLite would sort every row, text and
         # all, through its sorter) and straight into a DataFrame (read_sql_query adds a
         # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
+            rows += [_sql_row(r) for r in self._pending]
         frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
         return frame.sort_values("timestamp", kind="stable", ignore_index=True)
 
     def close(self) -> None:
+        """Close the log; records it could not take are tried once more, then saved next to
+        it as JSON lines (``<log>.unwritten.jsonl``) so nothing is lost with the process."""
         with self._lock:
+            if self._pending:
+                try:
+                    self._write(self._pending)
+                    self._pending = []
+                except (sqlite3.Error, OSError):
+                    self._save_aside()
             self._conn.close()
+
+    def _save_aside(self) -> None:
+        if self.path == ":memory:":
+            return
+        aside = Path(self.path + ".unwritten.jsonl")
+        try:
+            with aside.open("a", encoding="utf-8", errors="replace") as out:
+                for record in self._pending:
+                    out.write(json.dumps(record.as_row(), default=str) + "\n")
+        except OSError as exc:
+            log.warning("%d record(s) could not be written to %s nor to %s (%s): they are "
+                        "lost with this session", len(self._pending), self.path, aside,
+                        exc.strerror)
+            return
+        log.warning("%d record(s) the log at %s could not take were saved to %s",
+                    len(self._pending), self.path, aside)
+        self._pending = []
 
 
 def _record_from_row(row: tuple) -> Record:

@@ -43,8 +43,12 @@ from ..events import (
     ToolCall,
     Usage,
 )
+from ..safe_text import well_formed
 from . import tokens
 from .log import STATUS_ERROR, STATUS_INTERRUPTED, STATUS_OK, Record
+
+#: Longer texts get an estimated token count (``usage_source`` says so), not a counted one.
+COUNT_MAX_CHARS = 1 << 20
 
 
 class Recorder:
@@ -72,7 +76,8 @@ class Recorder:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        # an emoji split between two frames arrives as two lone surrogates: join them back
+        return well_formed("".join(self.parts))
 
     @property
     def reasoning(self) -> str:
@@ -209,7 +214,8 @@ class Recorder:
 
 
     def _count(self, text: str, *, add_bos: bool = False) -> tuple[int, str]:
-        if self._quick:
+        # a multi-megabyte text takes the tokenizer tens of seconds: estimated instead
+        if self._quick or len(text) > COUNT_MAX_CHARS:
             return tokens.estimate(text) + (1 if add_bos and text else 0), "estimated"
         return tokens.count(text, add_bos=add_bos)
 
