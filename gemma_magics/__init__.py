@@ -2,7 +2,8 @@
 
 ``%load_ext gemma_magics`` registers ``%%gemma``, ``%gemma`` and ``%%gemma_compare``.
 From Python: :func:`generate`, :func:`stream`, :func:`history`, :func:`compare`,
-:func:`panel`, :class:`Chat`, :func:`replay`, :func:`run_tools`. Importing this package is
+:func:`panel`, :class:`Chat`, :func:`replay`, :func:`run_tools`; scoring answers:
+:func:`score`, :class:`Check`, :class:`Judge`, :func:`rate`. Importing this package is
 light: pandas, ipywidgets and llama.cpp load only when a feature needs them.
 """
 
@@ -36,6 +37,10 @@ _LAZY = {
     "Chat": "workflows.chat",
     "replay": "workflows.chat",
     "run_tools": "workflows.tool_loop",
+    "score": "scoring.score",
+    "Check": "scoring.checks",
+    "Judge": "scoring.judges",
+    "rate": "notebook.rater",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
