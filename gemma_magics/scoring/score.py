@@ -176,14 +176,16 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
                 and c not in ("passed", "score")]]
     refs = [_clean(v) for v in expected_values(frame, expected)]
     rows = frame.to_dict("records")
-    baselines = _baseline_answers(frame, baseline) if scorer.judges and pairwise else {}
+    pair = scorer.judges and any(j.pairwise for j in scorer.judges)
+    baselines, base_runs = _baseline_answers(frame, baseline) if pair else ({}, set())
     new: list[Score] = []
     for row, ref in zip(rows, refs):
+        if is_judge_call(row):
+            continue  # a judge's own call (in history()): graded answers, not an answer
         checked = scorer.check(row, ref)
         new += checked
-        if scorer.wants_judge(row, checked):
-            base = baselines.get(row["run_id"])
-            new += scorer.judge(row, ref, base, session)
+        if scorer.wants_judge(row, checked) and row["run_id"] not in base_runs:
+            new += scorer.judge(row, ref, baselines.get(row["run_id"]), session)
     if store:
         table = scores_of(session.log)
         table.add(new)
@@ -200,9 +202,16 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
     return out
 
 
-def _baseline_answers(frame: pd.DataFrame, baseline: str | None) -> dict[str, str]:
-    """run_id → the baseline variant's answer to the same prompt (same repeat when there is
-    one, else its first answer); rows of the baseline itself get none (not judged)."""
+def is_judge_call(row: Mapping[str, Any]) -> bool:
+    extra = row.get("extra")
+    return isinstance(extra, str) and '"judged_run"' in extra
+
+
+def _baseline_answers(frame: pd.DataFrame,
+                      baseline: str | None) -> tuple[dict[str, str], set[str]]:
+    """run_id → the baseline variant's answer to the same prompt (the same repeat when
+    there is one, else cycling through its answers), and the baseline's own run ids (not
+    judged against themselves)."""
     if "variant" not in frame.columns or frame["variant"].isna().all():
         raise ValidationError("pairwise judging needs variants (the frame of compare())",
                               fix="run compare() with several providers, models or settings")
@@ -225,5 +234,5 @@ def _baseline_answers(frame: pd.DataFrame, baseline: str | None) -> dict[str, st
         n = counters.get(key, 0)
         counters[key] = n + 1
         out[row["run_id"]] = answers[n % len(answers)]
-    return out
+    return out, set(frame.loc[frame["variant"] == base, "run_id"])
 
