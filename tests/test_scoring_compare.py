@@ -107,3 +107,24 @@ def test_grid_verdict_is_escaped_text_with_reasons_on_hover():
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'title="✗ judge:x: &quot;&lt;img' in html
     assert "✗ 0.00" in grid_text(GridState([cell]))
+
+
+def test_the_magic_scores_with_check_expected_and_judge(ip, emu, monkeypatch, tmp_path):
+    from emulated import point_at
+
+    point_at(emu, monkeypatch, tmp_path)
+    gm.get_session().config.reload()
+    emu.set_text(None)
+    ip.user_ns["qs"] = ["Who made Gemma?", "Who made Llama?"]
+    ip.user_ns["answers"] = ["Gemini", "Meta"]
+    ip.run_cell_magic(
+        "gemma_compare",
+        '-p openai,openrouter --max-tokens 30 --prompts qs --expected answers '
+        '--check "icontains:{expected}" --check max-chars:500 --judge "names the maker" '
+        "--judge-provider openai --quiet -o scored", "\n")  # IPython refuses an empty body
+    df = ip.user_ns.pop("scored")
+    assert df.groupby("prompt")["pass[icontains:{expected}]"].all().to_dict() == {
+        "Who made Gemma?": True, "Who made Llama?": False}
+    assert df["pass[judge:names the maker]"].notna().sum() == 2  # only where checks passed
+    with pytest.raises(Exception, match="need --judge RUBRIC"):
+        ip.run_cell_magic("gemma_compare", "-p openai --judge-provider openai", "Hi")
