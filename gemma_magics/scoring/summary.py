@@ -129,3 +129,27 @@ def summary_line(table: pd.DataFrame) -> str:
             text += f"; {len(row['flaky_prompts'])} flaky prompt(s)"
         parts.append(text)
     return "\n".join(parts)
+
+
+def agreement(df: pd.DataFrame) -> pd.DataFrame:
+    """How far the scorers of a scored frame agree on pass/fail: Cohen's κ for every pair of
+    ``pass[...]`` columns (checks, judges, each human rater) over the runs both scored, and
+    Krippendorff's α over all of them in ``.attrs["krippendorff_alpha"]``.
+
+    >>> gm.agreement(gm.history())   # e.g. does the judge agree with ana's ratings?
+    """
+    import pandas as pd
+
+    columns = [c for c in df.columns if c.startswith("pass[")]
+    rows = []
+    for i, a in enumerate(columns):
+        for b in columns[i + 1:]:
+            both = df[[a, b]].dropna()
+            rows.append({"a": a[5:-1], "b": b[5:-1], "runs": len(both),
+                         "agree": float((both[a] == both[b]).mean()) if len(both) else math.nan,
+                         "kappa": stats.cohen_kappa(list(both[a]), list(both[b]))})
+    table = pd.DataFrame(rows, columns=["a", "b", "runs", "agree", "kappa"])
+    table.attrs["krippendorff_alpha"] = stats.krippendorff_alpha(
+        [[None if pd.isna(v) else float(bool(v)) for v in df[c]] for c in columns]
+    ) if len(columns) >= 2 else math.nan
+    return table
