@@ -103,10 +103,10 @@ def test_grid_verdict_is_escaped_text_with_reasons_on_hover():
                 model="m", status="ok", parts=["<b>hi</b>"])
     cell.verdict = (False, 0.0, '✗ judge:x: "<img src=x onerror=alert(1)>" is wrong')
     html = grid_html(GridState([cell]))
-    assert "✗ 0.00" in html
+    assert "✗ fail</span>" in html
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert 'title="✗ judge:x: &quot;&lt;img' in html
-    assert "✗ 0.00" in grid_text(GridState([cell]))
+    assert 'title="score 0.00\n✗ judge:x: &quot;&lt;img' in html
+    assert "✗ fail" in grid_text(GridState([cell]))
 
 
 def test_the_magic_scores_with_check_expected_and_judge(ip, emu, monkeypatch, tmp_path):

@@ -13,24 +13,24 @@ from ..safe_text import NO_MATH
 
 
 def verdict_text(cell: Cell) -> str:
-    """``✓ 1.00`` / ``✗ 0.50`` / ``? no verdict`` once the cell is scored, else ''."""
+    """``✓ pass`` / ``✗ fail`` / ``? no verdict`` once the cell is scored, else ''."""
     if cell.verdict is None:
         return ""
-    passed, value, _ = cell.verdict
-    mark = "?" if passed is None else ("✓" if passed else "✗")
-    return f"{mark} {value:.2f}" if value is not None else f"{mark} no verdict"
+    passed = cell.verdict[0]
+    return "? no verdict" if passed is None else ("✓ pass" if passed else "✗ fail")
 
 
 def verdict_html(cell: Cell) -> str:
-    """The verdict badge; its reasons (checks' and judges' words, model text among them)
-    on hover, escaped as an attribute."""
+    """The verdict badge; the score and the reasons (checks' and judges' words, model text
+    among them) on hover, escaped as an attribute."""
     text = verdict_text(cell)
     if not text:
         return ""
-    passed, _, reasons = cell.verdict
+    passed, value, reasons = cell.verdict
+    hover = (f"score {value:.2f}\n" if value is not None else "") + reasons
     color = _VERDICT_COLORS[passed]
-    return (f' <span class="gmc-verdict" style="color:{color}" '
-            f'title="{html.escape(reasons, quote=True)}">{html.escape(text)}</span>')
+    return (f' · <span class="gmc-verdict" style="color:{color}" '
+            f'title="{html.escape(hover, quote=True)}">{html.escape(text)}</span>')
 
 
 _VERDICT_COLORS = {True: "#188038", False: "#c5221f", None: "#b06000"}
