@@ -159,13 +159,17 @@ def join(frame: pd.DataFrame, scores: list[Score]) -> pd.DataFrame:
     total = [0.0] * len(out)
     weights = [0.0] * len(out)
     verdict: list[Any] = [None] * len(out)  # None: no machine verdict yet
+    def column(name: str) -> list[Any]:
+        if name not in columns:
+            columns[name] = [None] * len(out)
+        return columns[name]
+
     for s in mine:
         i = index[s.run_id]
-        name = column_name(s.scorer, s.rater if s.kind == HUMAN else "")
-        columns.setdefault(name, [None] * len(out))[i] = s.passed
+        column(column_name(s.scorer, s.rater if s.kind == HUMAN else ""))[i] = s.passed
         if s.kind == HUMAN:
-            columns.setdefault(f"value[{s.scorer}@{s.rater}]" if s.rater else
-                               f"value[{s.scorer}]", [None] * len(out))[i] = s.value
+            column(f"value[{s.scorer}@{s.rater}]" if s.rater else f"value[{s.scorer}]")[i] = \
+                s.value
             continue
         if s.failed or s.passed is None:
             verdict[i] = pd.NA

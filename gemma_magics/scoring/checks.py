@@ -102,16 +102,23 @@ class Check:
 
     def __call__(self, answer: str | None, row: Mapping[str, Any] | None = None,
                  expected: Any = None) -> Verdict:
+        return Verdict(*self.evaluate(answer or "", row or {}, expected))
+
+    def evaluate(self, answer: str, row: Mapping[str, Any],
+                 expected: Any) -> tuple[float | None, bool | None, str]:
+        """(value, passed, reason): :meth:`__call__` without the Verdict object."""
         try:
-            value, reason = self._evaluate(answer or "", row or {}, expected)
+            value, reason = self._evaluate(answer, row, expected)
         except Exception as exc:  # a user's python: check that raised: a failure, not a pass
-            return Verdict(None, None, f"the check raised {type(exc).__name__}: {exc}")
+            return None, None, f"the check raised {type(exc).__name__}: {exc}"
         if value is None:
-            return Verdict(None, None, reason)
-        value = min(1.0, max(0.0, float(value)))
+            return None, None, reason
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            value = 0.0 if value < 0.0 else 1.0 if value > 1.0 else math.nan
         if self.negate:
             value, reason = 1.0 - value, f"not: {reason}"
-        return Verdict(value, value >= self.threshold, reason)
+        return value, value >= self.threshold, reason
 
     def __repr__(self) -> str:
         return f"Check({self.name!r}, weight={self.weight:g}, threshold={self.threshold:g})"
