@@ -128,3 +128,30 @@ def test_the_magic_scores_with_check_expected_and_judge(ip, emu, monkeypatch, tm
     assert df["pass[judge:names the maker]"].notna().sum() == 2  # only where checks passed
     with pytest.raises(Exception, match="need --judge RUBRIC"):
         ip.run_cell_magic("gemma_compare", "-p openai --judge-provider openai", "Hi")
+
+
+@pytest.mark.slow
+def test_identical_emulated_variants_are_rarely_called_different(hosted, emu):
+    """Two identical variants on the emulator, each run failing at random (seeded, 35 %),
+    30 prompts x 12 repeats: each repeat is one experiment of 30 paired prompts. The
+    McNemar test should call them different about 5 % of the time, or less (exact is
+    conservative); sequential runs keep the seeded faults in a fixed order."""
+    from gemma_magics.emulator import Fault
+    from gemma_magics.scoring import stats
+
+    emu.set_text("Paris")
+    emu.fault_rate(0.35, seed=11, faults=[Fault(status=400)])
+    prompts = [f"Question {i}" for i in range(30)]
+    df = gm.compare(prompts, providers=["openai", "openrouter"], repeats=12, concurrency=1,
+                    display=False, session=hosted, max_tokens=4, checks="contains:Paris")
+    assert len(df) == 720 and 0.55 < df["passed"].mean() < 0.75
+    df["repeat"] = df.groupby(["variant", "prompt"]).cumcount()
+    significant = 0
+    for _, one in df.groupby("repeat"):
+        a = one[one["variant"] == "openai"].set_index("prompt")["passed"]
+        b = one[one["variant"] == "openrouter"].set_index("prompt")["passed"].loc[a.index]
+        significant += stats.mcnemar(list(a), list(b)).p_value < 0.05
+    print(f"identical emulated variants called different in {significant} of 12 experiments")
+    assert significant <= 2
+    table = gm.summary(df)
+    assert table["p_value"].iloc[1] > 0.05  # over all 360 pairs: no difference either
