@@ -90,6 +90,8 @@ class Panel:
                                              layout=w.Layout(width="420px"))
         if provider in self.compare_with.options:
             self.compare_with.value = (provider,)
+        self.checks = w.Text(description="checks", style=wide, layout=w.Layout(width="420px"),
+                             placeholder="e.g. icontains:Paris, max-chars:200")
         self.stats = w.HTML()
         self.output = w.Output(layout=w.Layout(border="1px solid #ddd", min_height="3em",
                                                padding="4px"))
@@ -102,6 +104,7 @@ class Panel:
             self.prompt,
             w.HBox([self.run_button, self.compare_button, self.reset_button]),
             self.compare_with,
+            self.checks,
             self.stats,
             self.output,
         ])
@@ -330,8 +333,9 @@ class Panel:
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         try:
+            checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
             frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.output)
+                            display=self.output, checks=checks)
         except GemmaError as exc:
             self._say(str(exc), error=True)
             return None
@@ -339,13 +343,18 @@ class Panel:
             self.compare_button.disabled = False
         self.last = frame
         ok = int((frame["status"] == "ok").sum())
-        self._say(f"{len(frame)} runs · {ok} ok · {frame.attrs['compare']['wall_s']:.1f} s")
+        line = f"{len(frame)} runs · {ok} ok · {frame.attrs['compare']['wall_s']:.1f} s"
+        if "passed" in frame.columns:
+            from ..comparisons.views import quality_line
+
+            line += "\n" + quality_line(frame)
+        self._say(line)
         return frame
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "#c5221f" if error else "#555"
-        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}">'
-                            f"{html.escape(text)}</span>")
+        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
+                            f'white-space:pre-line">{html.escape(text)}</span>')
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -356,7 +365,8 @@ class Panel:
         self.session.unsubscribe(self._listener)
         for child in (*self.controls.values(), *self.markers.values(), self.provider, self.model,
                       self.system, self.prompt, self.run_button, self.compare_button,
-                      self.reset_button, self.compare_with, self.stats, self.output):
+                      self.reset_button, self.compare_with, self.checks, self.stats,
+                      self.output):
             child.close()
         for box in self.widget.children:
             box.close()
