@@ -84,3 +84,15 @@ def test_ratings_join_history_and_agree_with_a_check(session, cmp):
     agree = gm.agreement(table)
     assert agree.loc[0, "kappa"] == pytest.approx(1.0)
     assert agree.attrs["krippendorff_alpha"] == pytest.approx(1.0)
+
+
+def test_keyboard_rating_rates_the_next_answer_and_turns_the_page(session, cmp):
+    r = gm.rate(cmp, rater="kim", display=False).show(True)
+    r.keys.value = "+"
+    r.keys.value = "-"  # the page is done: on to page 2
+    assert r.page == 1 and r.keys.value == ""
+    r.keys.value = "x+<"  # unknown keys ignored; then back to page 1
+    assert r.page == 0 and r.progress == (3, 6)
+    ratings = r.ratings()
+    assert list(ratings["rating"]) == ["👍", "👎", "👍"]
+    assert list(ratings["variant"]) == ["small", "large", "small"]

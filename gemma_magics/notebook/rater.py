@@ -1,7 +1,8 @@
 """``gemma_magics.rate(cmp)``: rate a comparison's answers by hand, in the notebook.
 
 One prompt at a time, its answers side by side (shown as text, escaped), 👍/👎 or 1–5 under
-each, with ◀ ▶ to move and a progress line. Each click is stored at once as a score of kind
+each, with ◀ ▶ to move and a progress line. Keyboard: in the box beside the buttons, ``+``/``-``
+(or ``1``–``5``) rate the next unrated answer, ``>``/``<`` turn the page. Each click is stored at once as a score of kind
 ``human`` (rater: your name) in the log, beside the checks' and judges' verdicts, so
 ``gm.history()``, ``gm.score()`` and the agreement between humans and judges see it.
 
@@ -151,10 +152,42 @@ class Rater:
         back, forward = w.Button(description="◀ previous"), w.Button(description="next ▶")
         back.on_click(lambda _: self.go(self.page - 1))
         forward.on_click(lambda _: self.go(self.page + 1))
-        self.widget = w.VBox([self.head, self.body, w.HBox([back, forward, self.status])])
+        hint = "+ / -" if self.scale == "thumbs" else "1–5"
+        self.keys = w.Text(placeholder=f"type here: {hint} rates the next answer, > next "
+                           "page, < previous", continuous_update=True,
+                           layout=w.Layout(width="30em"))
+        self.keys.observe(self._typed, names="value")
+        self.widget = w.VBox([self.head, self.body,
+                              w.HBox([back, forward, self.keys, self.status])])
         self._draw()
         show(self.widget)
         return self
+
+    def _typed(self, change: dict[str, Any]) -> None:
+        """Keyboard rating: each key typed in the box rates the page's next unrated answer
+        (``+``/``-`` or ``1``–``5``), ``>``/``<`` turn the page; the box is then emptied."""
+        keys = change["new"]
+        if not keys:
+            return
+        self.keys.value = ""
+        for key in keys:
+            if key == ">":
+                self.go(self.page + 1)
+            elif key == "<":
+                self.go(self.page - 1)
+            elif key in "+-12345":
+                value = {"+": "👍", "-": "👎"}.get(key, key)
+                if self.scale == "thumbs" and value not in SCALES["thumbs"]:
+                    continue
+                if self.scale == "1-5" and value not in SCALES["1-5"]:
+                    continue
+                rows = self.pages[self.page]
+                todo = [p for p in range(len(rows))
+                        if rows[self.order[self.page][p]]["run_id"] not in self.given]
+                if todo:
+                    self.rate(self.page, todo[0], value)
+                    if len(todo) == 1 and self.page < len(self.pages) - 1:
+                        self.go(self.page + 1)  # page done: on to the next
 
     def go(self, page: int) -> None:
         self.page = max(0, min(len(self.pages) - 1, page))
