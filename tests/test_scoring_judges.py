@@ -175,3 +175,15 @@ def test_the_local_model_is_allowed_but_called_a_weak_judge(hosted, answers):
     from gemma_magics.scoring.score import Scorer
 
     assert "weak judge" in Scorer(judge="correct", judge_provider="local").notices[0]
+
+
+def test_judge_calls_are_cached_like_any_call(hosted, emu, answers):
+    judge = Judge("correct", "openai", seed=3, cache=True)
+    gm.score(gm.history()[:1], judge=judge, expected=REFS)
+    sent = len(emu.requests)
+    gm.score(gm.history(scores=False)[:1], judge=judge, expected=REFS)
+    assert len(emu.requests) == sent  # the second judgment came from the log
+    calls = [r for r in hosted.log.records() if r.variant == "judge:correct"]
+    assert [c.cached for c in calls] == [False, True]
+    (score,) = judge_scores(hosted)
+    assert score.passed is True
