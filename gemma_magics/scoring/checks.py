@@ -20,16 +20,15 @@ Python form: ``Check("icontains:Paris", weight=2)``, or any function ``(answer, 
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ValidationError
 from ..version import __version__
+from .json_checks import is_json, json_schema, lookup
 
 #: (value 0-1, reason); value None means the check could not be made (a recorded failure).
 Outcome = tuple["float | None", str]
@@ -239,67 +238,6 @@ def _regex(arg: str, functions: Any) -> Evaluator:
     return run
 
 
-_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.S)
-
-
-def parse_json(answer: str) -> tuple[Any, str | None]:
-    """The answer as JSON (a fenced ```json block is accepted); (value, error)."""
-    text = answer.strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1)
-    try:
-        return json.loads(text), None
-    except ValueError as exc:
-        return None, f"not JSON ({exc})"
-
-
-def _is_json(arg: str, functions: Any) -> Evaluator:
-    def run(answer: str, row: Any, expected: Any) -> Outcome:
-        _, error = parse_json(answer)
-        return (0.0, error) if error else (1.0, "valid JSON")
-
-    return run
-
-
-def lookup(name: str, functions: Mapping[str, Any] | None, what: str) -> Any:
-    """A ``NAME`` of a check: the ``functions`` mapping first, then the notebook's
-    namespace (``__main__``)."""
-    if functions and name in functions:
-        return functions[name]
-    main = vars(sys.modules.get("__main__", object()))
-    if name in main:
-        return main[name]
-    raise ValidationError(f"{what}:{name}: no variable {name!r} in the notebook",
-                          fix=f"define {name} first, or pass functions={{{name!r}: ...}}")
-
-
-def _json_schema(arg: str, functions: Any) -> Evaluator:
-    import jsonschema
-
-    if arg.lstrip().startswith("{"):
-        schema = json.loads(arg)
-    else:
-        schema = lookup(arg, functions, "json-schema")
-        if hasattr(schema, "model_json_schema"):  # a pydantic model class
-            schema = schema.model_json_schema()
-    if not isinstance(schema, Mapping):
-        raise ValidationError(f"json-schema:{arg} is a {type(schema).__name__}, not a schema",
-                              fix="give a JSON Schema dict or a pydantic model class")
-    validator = jsonschema.Draft202012Validator(schema)
-
-    def run(answer: str, row: Any, expected: Any) -> Outcome:
-        value, error = parse_json(answer)
-        if error:
-            return 0.0, error
-        problem = next(iter(validator.iter_errors(value)), None)
-        if problem is None:
-            return 1.0, f"matches the schema {arg}"
-        return 0.0, f"schema {arg}: {problem.message}"
-
-    return run
-
-
 def _python(fn: Any, name: str = "") -> Evaluator:
     if not callable(fn):
         raise ValidationError(f"python:{name} is a {type(fn).__name__}, not a function",
@@ -403,7 +341,7 @@ def to_number(text: str) -> float | None:
 
 _FACTORIES: dict[str, Callable[[str, Any], Evaluator]] = {
     "contains": _contains, "icontains": _icontains, "equals": _equals,
-    "starts-with": _starts_with, "regex": _regex, "is-json": _is_json,
-    "json-schema": _json_schema, "python": _python_named, "max-tokens": _max_tokens,
+    "starts-with": _starts_with, "regex": _regex, "is-json": is_json,
+    "json-schema": json_schema, "python": _python_named, "max-tokens": _max_tokens,
     "max-chars": _max_chars, "finish": _finish, "number": _number,
 }
