@@ -155,3 +155,18 @@ def test_identical_emulated_variants_are_rarely_called_different(hosted, emu):
     assert significant <= 2
     table = gm.summary(df)
     assert table["p_value"].iloc[1] > 0.05  # over all 360 pairs: no difference either
+
+
+def test_double_braces_survive_a_notebook_variable_named_expected(ip, emu, monkeypatch,
+                                                                  tmp_path):
+    from emulated import point_at
+
+    point_at(emu, monkeypatch, tmp_path)
+    gm.get_session().config.reload()
+    emu.set_text("It is Paris.")
+    ip.user_ns.update(expected="something else", answers=["Paris"])
+    ip.run_cell('%%gemma_compare -p openai --max-tokens 8 --expected answers '
+                '--check "icontains:{{expected}}" --quiet -o scored\nCapital of France?')
+    df = ip.user_ns.pop("scored")
+    assert "pass[icontains:{expected}]" in df.columns and df["passed"].all()
+    ip.user_ns.pop("expected")

@@ -89,6 +89,9 @@ class CompareMagics(Magics):
         difference from the first variant with its p-value::
 
             %%gemma_compare -p local,cloudflare --prompts qs --expected answers --check "icontains:{expected}"
+
+        (IPython fills ``{name}`` in a magic's line from the notebook's variables: if the
+        notebook has a variable called ``expected``, write ``{{expected}}``.)
         ``{name}`` in the cell is replaced by that variable's value. Python:
         ``gemma_magics.compare()``.
         """
