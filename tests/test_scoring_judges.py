@@ -187,3 +187,24 @@ def test_judge_calls_are_cached_like_any_call(hosted, emu, answers):
     assert [c.cached for c in calls] == [False, True]
     (score,) = judge_scores(hosted)
     assert score.passed is True
+
+
+def test_judge_calls_run_concurrently_up_to_the_limit(hosted, emu):
+    from emulated import peak_overlap
+
+    from gemma_magics.session import set_session
+
+    set_session(hosted)
+    hosted.log.append_many([Record(provider="local", model="m", prompt=f"Q{i}?",
+                                   response="Paris", variant="A") for i in range(8)])
+    emu.set_latency(first_byte=0.3)
+    out = gm.score(gm.history(), judge="correct", judge_provider="openai",
+                   judge_concurrency=3, expected={f"Q{i}?": "Paris" for i in range(8)})
+    assert out["pass[judge:correct]"].all()
+    assert 2 <= peak_overlap(emu.requests) <= 3  # in flight together, never above the limit
+    emu.reset()
+    emu.set_latency(first_byte=0.1)
+    gm.score(gm.history(scores=False).iloc[:8], judge="correct", judge_provider="openai",
+             judge_concurrency=1, expected={f"Q{i}?": "Paris" for i in range(8)})
+    assert peak_overlap(emu.requests) == 1
+    set_session(gm.Session())

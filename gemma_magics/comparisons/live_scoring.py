@@ -78,6 +78,7 @@ class LiveScoring:
         if not self.scorer.judges:
             return
         baselines = self._baseline_answers(state)
+        jobs, cells = [], {}
         for cell in state.cells:
             checked = self.scores.get(cell.index)
             if checked is None or cell.record is None or cell.status not in (OK, SKIPPED):
@@ -88,15 +89,24 @@ class LiveScoring:
             if self._pairwise and cell.variant == self._base_variant(state):
                 continue
             cell.note = "judging…"
-            state.touch()
-            refresh()
-            judged = self.scorer.judge(row, self.reference(cell.index),
-                                       baselines.get(cell.index), self.session)
-            self.scores[cell.index] = checked + judged
+            cells[cell.index] = cell
+            jobs.append((cell.index, row, self.reference(cell.index), baselines.get(cell.index)))
+        state.touch()
+        refresh()
+
+        def judged(index: int, scores: list[Score]) -> None:
+            cell = cells[index]
+            self.scores[index] = self.scores[index] + scores
             cell.note = None
-            cell.verdict = summary_verdict(self.scores[cell.index])
+            cell.verdict = summary_verdict(self.scores[index])
             state.touch()
             refresh()
+
+        try:
+            self.scorer.judge_many(jobs, self.session, judged)
+        finally:
+            for cell in cells.values():
+                cell.note = None
 
     @property
     def _pairwise(self) -> bool:

@@ -54,6 +54,7 @@ def compare(
     pairwise: bool = False,
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
+    judge_concurrency: int = 4,
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
@@ -63,7 +64,8 @@ def compare(
     session = session or get_session()
     _check_limits(concurrency, per_provider)
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
-                    pairwise=pairwise, functions=functions)
+                    pairwise=pairwise, functions=functions,
+                    judge_concurrency=judge_concurrency)
     runs = plan(prompts, providers, models, grid, repeats, params, session)
     scoring = LiveScoring(scorer, runs, expected_per_prompt(expected, runs), session, baseline)
     unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})

@@ -37,6 +37,7 @@ def compare(
     pairwise: bool = False,
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
+    judge_concurrency: int = 4,
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -73,6 +74,7 @@ def compare(
         ``baseline`` variant's answer to the same prompt (default: the first variant).
     functions: names for ``python:NAME`` and ``json-schema:NAME`` checks (default: the
         notebook's variables).
+    judge_concurrency: judge calls in flight at once (the local model judges one by one).
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
@@ -93,4 +95,5 @@ def compare(
         prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
         view=lambda state: make_view(state, display), session=session, checks=checks,
         expected=expected, judge=judge, judge_provider=judge_provider, judge_model=judge_model,
-        pairwise=pairwise, baseline=baseline, functions=functions, **params)
+        pairwise=pairwise, baseline=baseline, functions=functions,
+        judge_concurrency=judge_concurrency, **params)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,14 @@ class Scorer:
     def __init__(self, checks: Any = None, judge: Any = None, *,
                  judge_provider: str | None = None, judge_model: str | None = None,
                  pairwise: bool = False, functions: Mapping[str, Any] | None = None,
-                 judge_when: str = "undecided"):
+                 judge_when: str = "undecided", judge_concurrency: int = 4):
         if judge_when not in ("undecided", "always"):
             raise ValidationError(f"judge_when={judge_when!r}", fix='use "undecided" or "always"')
+        if isinstance(judge_concurrency, bool) or not isinstance(judge_concurrency, int) \
+                or judge_concurrency < 1:
+            raise ValidationError(f"judge_concurrency={judge_concurrency!r} must be a whole "
+                                  "number ≥ 1")
+        self.judge_concurrency = judge_concurrency
         self.checks: list[Check] = parse_checks(checks, functions)
         self.judges: list[Judge] = parse_judges(judge, judge_provider, judge_model, pairwise)
         self.judge_when = judge_when
@@ -74,6 +79,40 @@ class Scorer:
         if not self.judges or row.get("status", "ok") != "ok":
             return False
         return self.judge_when == "always" or all(s.passed for s in checked)
+
+    def judge_many(self, jobs: list[tuple[Any, Mapping[str, Any], Any, str | None]],
+                   session: Session | None = None,
+                   on_done: Callable[[Any, list[Score]], None] | None = None,
+                   ) -> dict[Any, list[Score]]:
+        """Judge several runs, ``judge_concurrency`` calls at once (one at a time when the
+        local model judges: it generates one answer at a time anyway). ``jobs``: (key, row,
+        reference, baseline answer); ``on_done(key, scores)`` runs in this thread as each
+        finishes. An interrupt cancels the judgments not started and keeps the others."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        done: dict[Any, list[Score]] = {}
+        local = any((j.provider or "") == "local" for j in self.judges)
+        workers = 1 if local else self.judge_concurrency
+        if workers == 1 or len(jobs) < 2:
+            for key, row, ref, base in jobs:
+                done[key] = self.judge(row, ref, base, session)
+                if on_done:
+                    on_done(key, done[key])
+            return done
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gemma-judge")
+        try:
+            pending = {pool.submit(self.judge, row, ref, base, session): key
+                       for key, row, ref, base in jobs}
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = pending.pop(future)
+                    done[key] = future.result()
+                    if on_done:
+                        on_done(key, done[key])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return done
 
     def judge(self, row: Mapping[str, Any], expected: Any = None,
               baseline_answer: str | None = None, session: Session | None = None) -> list[Score]:
@@ -145,7 +184,7 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
           expected: Any = None, judge_provider: str | None = None,
           judge_model: str | None = None, pairwise: bool = False,
           baseline: str | None = None, functions: Mapping[str, Any] | None = None,
-          judge_when: str = "undecided", store: bool = True,
+          judge_when: str = "undecided", judge_concurrency: int = 4, store: bool = True,
           session: Session | None = None) -> pd.DataFrame:
     """Score finished runs (the frame of :func:`~gemma_magics.compare` or
     :func:`~gemma_magics.history`) again, without regenerating any answer.
@@ -159,6 +198,7 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
     expected: reference answers for ``{expected}`` and the judge: a column name, a mapping
         prompt → answer, a list aligned with the rows; default the frame's ``expected``.
     judge_when: "undecided" grades only runs that passed every check; "always" all.
+    judge_concurrency: judge calls in flight at once (the local model judges one by one).
     store: keep the scores in the log (replacing this scorer's earlier verdicts on these
         runs), where :func:`~gemma_magics.history` and later summaries find them.
 
@@ -170,7 +210,8 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
         raise TypeError("expected the DataFrame from compare() or history()")
     session = session or get_session()
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
-                    pairwise=pairwise, functions=functions, judge_when=judge_when)
+                    pairwise=pairwise, functions=functions, judge_when=judge_when,
+                    judge_concurrency=judge_concurrency)
     if not scorer:
         raise ValidationError("nothing to score with", fix='give checks=[...] and/or judge="..."')
     frame = df[[c for c in df.columns if not c.startswith(SCORE_COLUMNS_PREFIXES)
@@ -180,19 +221,22 @@ def score(df: pd.DataFrame, checks: Any = None, judge: Any = None, *,
     pair = scorer.judges and any(j.pairwise for j in scorer.judges)
     baselines, base_runs = _baseline_answers(frame, baseline) if pair else ({}, set())
     new: list[Score] = []
+    jobs = []
     for row, ref in zip(rows, refs):
         if is_judge_call(row):
             continue  # a judge's own call (in history()): graded answers, not an answer
         checked = scorer.check(row, ref)
         new += checked
         if scorer.wants_judge(row, checked) and row["run_id"] not in base_runs:
-            new += scorer.judge(row, ref, baselines.get(row["run_id"]), session)
-    if store:
-        table = scores_of(session.log)
-        table.add(new)
-        found = table.scores(list(frame["run_id"]))
-    else:
-        found = new
+            jobs.append((row["run_id"], row, ref, baselines.get(row["run_id"])))
+    table = scores_of(session.log) if store else None
+    try:
+        judged = scorer.judge_many(jobs, session)
+        new += [s for key, *_ in jobs for s in judged[key]]
+    finally:
+        if table is not None:  # an interrupted judging keeps the checks' verdicts
+            table.add(new)
+    found = table.scores(list(frame["run_id"])) if table is not None else new
     out = join(frame, found)
     if expected is not None:
         out["expected"] = pd.Series(refs, index=out.index, dtype=object)
