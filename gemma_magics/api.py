@@ -363,9 +363,15 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     return completion
 
 
-def history(session: Session | None = None) -> pd.DataFrame:
+def history(session: Session | None = None, *, scores: bool = True) -> pd.DataFrame:
     """Every recorded call (this and earlier sessions) as a DataFrame, oldest first; a log
-    on read-only storage is read as it is."""
+    on read-only storage is read as it is.
+
+    With ``scores`` (the default) the verdicts of checks, judges and human ratings given to
+    those calls (:func:`gemma_magics.score`, :func:`gemma_magics.rate`) are joined in: a
+    ``pass[SCORER]`` column per scorer, then ``passed`` and ``score`` overall."""
+    from .records import scores as score_table
+
     session = session or get_session()
     try:
         log = session.log
@@ -373,4 +379,7 @@ def history(session: Session | None = None) -> pd.DataFrame:
         from .records.log import RecordLog
 
         return RecordLog.read_only(session.db_path).dataframe()
-    return log.dataframe()
+    frame = log.dataframe()
+    if not scores:
+        return frame
+    return score_table.join(frame, score_table.scores_of(log).scores())

@@ -149,6 +149,24 @@ def test_compare_runs_the_prompt_on_the_ticked_providers(session, monkeypatch):
     assert "2 runs · 2 ok" in p.stats.value
 
 
+def test_compare_with_checks_shows_the_quality_line(session, monkeypatch):
+    from gemma_magics.emulator import Emulator
+
+    with Emulator(text="Paris is the capital.") as emu:
+        for name in ("OPENAI", "AIMLAPI"):
+            monkeypatch.setenv(f"GEMMA_MAGICS_{name}_BASE_URL", emu.openai_base_url)
+            monkeypatch.setenv(f"{name}_API_KEY", "k")
+        p = panel()
+        p.compare_with.value = ("openai", "aimlapi")
+        p.prompt.value = "Capital of France?"
+        p.checks.value = "icontains:paris, max-chars:5"
+        p.compare_button.click()
+    assert list(p.last["pass[icontains:paris]"]) == [True, True]
+    assert "✗ fail" in p.output.outputs[0]["data"]["text/html"]  # max-chars:5 failed
+    assert "openai: pass rate 0% [0%, 79%] of 1" in p.stats.value
+    assert "too few prompts to tell aimlapi from openai" in p.stats.value
+
+
 def test_gemma_panel_line_magic_and_display(shell, session):
     p = shell.run_line_magic("gemma", "panel")
     assert isinstance(p, Panel)

@@ -107,6 +107,8 @@ class Panel:
                              layout=w.Layout(width="260px"))
         self.budget_allow_unknown = w.Checkbox(
             value=False, description="allow hosts without a price", indent=False)
+        self.checks = w.Text(description="checks", style=wide, layout=w.Layout(width="420px"),
+                             placeholder="e.g. icontains:Paris, max-chars:200")
         self.stats = w.HTML()
         self.output = w.Output(layout=w.Layout(border="1px solid #ddd", min_height="3em",
                                                padding="4px"))
@@ -121,6 +123,7 @@ class Panel:
             w.HBox([self.run_button, self.compare_button, self.reset_button]),
             self.compare_with,
             w.HBox([self.budget, self.budget_allow_unknown]),
+            self.checks,
             self.stats,
             self.output,
         ])
@@ -364,8 +367,9 @@ class Panel:
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         try:
+            checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
             frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.output, budget=budget,
+                            display=self.output, checks=checks, budget=budget,
                             budget_unknown="allow" if self.budget_allow_unknown.value
                             else "refuse")
         except GemmaError as exc:
@@ -376,8 +380,13 @@ class Panel:
         self.last = frame
         ok = int((frame["status"] == "ok").sum())
         skipped = int((frame["status"] == "skipped").sum())
-        self._say(f"{len(frame)} runs · {ok} ok" + (f" · {skipped} not sent" if skipped else "")
-                  + f" · {frame.attrs['compare']['wall_s']:.1f} s")
+        line = (f"{len(frame)} runs · {ok} ok" + (f" · {skipped} not sent" if skipped else "")
+                + f" · {frame.attrs['compare']['wall_s']:.1f} s")
+        if "passed" in frame.columns:
+            from ..comparisons.views import quality_line
+
+            line += "\n" + quality_line(frame)
+        self._say(line)
         return frame
 
     def _budget(self) -> float | None | bool:
@@ -397,8 +406,8 @@ class Panel:
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "#c5221f" if error else "#555"
-        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}">'
-                            f"{html.escape(text)}</span>")
+        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
+                            f'white-space:pre-line">{html.escape(text)}</span>')
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -410,7 +419,7 @@ class Panel:
         for child in (*self.controls.values(), *self.markers.values(), self.provider, self.model,
                       self.system, self.prompt, self.run_button, self.compare_button,
                       self.reset_button, self.compare_with, self.budget,
-                      self.budget_allow_unknown, self.stats, self.output):
+                      self.budget_allow_unknown, self.checks, self.stats, self.output):
             child.close()
         for box in self.widget.children:
             box.close()
