@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -382,4 +383,8 @@ def history(session: Session | None = None, *, scores: bool = True) -> pd.DataFr
     frame = log.dataframe()
     if not scores:
         return frame
-    return score_table.join(frame, score_table.scores_of(log).scores())
+    try:
+        given = score_table.scores_of(log).scores()
+    except sqlite3.Error:  # e.g. a full disk before the scores table was ever made
+        return frame
+    return score_table.join(frame, given)

@@ -3,6 +3,8 @@ judges (which need every answer, for pairwise), all stored in the log's scores t
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,8 @@ from ..records.scores import Score, join, scores_of
 from ..scoring.score import Scorer, summary_verdict
 from .gridstate import OK, SKIPPED, GridState
 from .plan import Run
+
+logger = logging.getLogger("gemma_magics")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,8 +129,16 @@ class LiveScoring:
                 if c.variant != base and (c.prompt_index, c.repeat) in theirs}
 
     def store(self) -> None:
+        """Write the verdicts to the log. They are in the returned frame either way: a log
+        that cannot be written (a full disk) loses the stored copy, not the verdicts."""
         scores = [s for group in self.scores.values() for s in group]
-        scores_of(self.session.log).add(scores)
+        if not scores:
+            return
+        try:
+            scores_of(self.session.log).add(scores)
+        except sqlite3.Error as exc:
+            logger.warning("the scores of this comparison could not be written to the log "
+                           "(%s); they are in the returned DataFrame", exc)
 
     def joined(self, frame: pd.DataFrame, state: GridState) -> pd.DataFrame:
         """The result frame with the scores beside it and the reference answers."""
