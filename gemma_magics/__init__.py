@@ -27,6 +27,7 @@ _LAZY = {
     "APIError": "errors",
     "ValidationError": "errors",
     "ConfigError": "errors",
+    "Interrupted": "errors",
     "compare": "notebook.live_compare",
     "side_by_side": "comparisons.views",
     "summary": "comparisons.views",

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ValidationError
+from ..errors import Interrupted, ValidationError
 from ..records.log import to_dataframe
 from ..session import Session, get_session
 from .gridstate import Cell, GridState
@@ -68,7 +68,7 @@ def compare(
         job.start()
         while not job.join(0.02):
             view.refresh()
-    except BaseException:  # a kernel interrupt (or a display failure): stop every run
+    except BaseException as exc:  # a kernel interrupt (or a display failure): stop every run
         job.cancel()
         try:
             job.join(CANCEL_TIMEOUT_S)
@@ -76,6 +76,8 @@ def compare(
             state.close()
             with contextlib.suppress(Exception):
                 view.refresh(force=True)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+            raise _interrupted(runs, state) from None
         raise
     wall = time.perf_counter() - started
     state.close()
@@ -91,6 +93,19 @@ def compare(
     }
     view.finish(frame)
     return frame
+
+
+def _interrupted(runs: list[Run], state: GridState) -> Interrupted:
+    """The one line an interrupted comparison ends with; its runs are the ``result``."""
+    statuses = [cell.status for cell in state.cells]
+    stopped = statuses.count("interrupted")
+    finished = sum(s in ("ok", "error", "skipped") for s in statuses)
+    message = (f"stopped: {finished} of {len(runs)} runs had finished, {stopped} recorded "
+               "as interrupted")
+    not_run = len(runs) - finished - stopped
+    if not_run:
+        message += f", {not_run} not started"
+    return Interrupted(message, result=result_frame(runs, state))
 
 
 class Unseen:

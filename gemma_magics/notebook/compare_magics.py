@@ -9,7 +9,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
-from ..errors import ConfigError, ValidationError
+from ..errors import ConfigError, Interrupted, ValidationError
 from .interpolate import interpolate
 from .magic_line import parse_line
 
@@ -102,6 +102,10 @@ class CompareMagics(Magics):
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None
+        except Interrupted as stop:  # -o still gets the runs that finished or were stopped
+            if args.output and stop.result is not None:
+                self.shell.user_ns[args.output] = stop.result
+            raise
         if args.output:
             self.shell.user_ns[args.output] = frame
 

@@ -10,7 +10,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
-from ..errors import ConfigError, GemmaError, ValidationError
+from ..errors import ConfigError, GemmaError, Interrupted, ValidationError
 from ..session import get_session
 from .interpolate import interpolate
 from .magic_line import parse_line
@@ -24,6 +24,18 @@ _PARAM_FLAGS = (
 
 def _usage(exc: GemmaError) -> UsageError:
     return UsageError(str(exc))
+
+
+def stopped(completion: Any) -> Interrupted:
+    """The stop button's one quiet line (in place of a traceback through llama.cpp or
+    httpx); the cell still ends in error, so Run All stops there."""
+    if completion is None:
+        return Interrupted("stopped before the call started; nothing recorded")
+    record = completion.record
+    tokens = record.completion_tokens
+    amount = f"{tokens} token{'' if tokens == 1 else 's'}" if tokens is not None else (
+        f"{len(completion.text)} characters")
+    return Interrupted(f"stopped after {amount}; recorded as interrupted", result=completion)
 
 
 @magics_class
@@ -203,6 +215,8 @@ class GemmaMagics(Magics):
         completion = None
         try:
             completion = self._render(call, fmt)
+        except KeyboardInterrupt:
+            raise stopped(call.completion) from None
         finally:
             if chat is not None:
                 chat.commit(prompt, call.completion)
