@@ -185,7 +185,9 @@ class Panel:
             for name, control in self.controls.items():
                 allowed = info.range(name)
                 lo, hi = _bounds(name, allowed)
-                with control.hold_trait_notifications():
+                # one message to the browser: a range that excludes the old value, sent
+                # alone, makes its widget clamp and send that back as if the user chose it
+                with control.hold_sync(), control.hold_trait_notifications():
                     control.max = max(hi, control.min)
                     control.min = lo
                     control.max = hi
