@@ -20,6 +20,7 @@ from ..safe_text import NO_MATH
 from ..session import Session, get_session
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
+from .seed_box import seed_box, typed_seed
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
 FALLBACK = {"max_tokens": 256, "temperature": 1.0, "top_p": 1.0, "top_k": 40, "seed": 0,
@@ -91,8 +92,11 @@ class Panel:
         if provider in self.compare_with.options:
             self.compare_with.value = (provider,)
         self.stats = w.HTML()
-        self.output = w.Output(layout=w.Layout(border="1px solid #ddd", min_height="3em",
-                                               padding="4px"))
+        # bounded and scrolling: a long answer must not make the panel 1000 px taller
+        box = {"border": "1px solid #ddd", "min_height": "3em", "max_height": "24em",
+               "overflow": "auto", "padding": "4px"}
+        self.output = w.Output(layout=w.Layout(**box))  # Run's answer
+        self.compare_output = w.Output(layout=w.Layout(**box, display="none"))  # Compare's
         self._apply_model(info)
         self._wire()
         self.widget = w.VBox([
@@ -104,6 +108,7 @@ class Panel:
             self.compare_with,
             self.stats,
             self.output,
+            self.compare_output,
         ])
 
     # -- building -----------------------------------------------------------------------
@@ -136,6 +141,9 @@ class Panel:
         w = self._w
         lo, hi = _bounds(name, info.range(name))
         label = name.replace("_", " ")
+        if name == "seed":
+            return seed_box(lo, hi, description=label, style=style,
+                             layout=w.Layout(width="280px"))
         if name in TEXT_BOXES:
             return w.BoundedIntText(min=lo, max=hi, value=lo, description=label, style=style,
                                     layout=w.Layout(width="280px"))
@@ -198,7 +206,11 @@ class Panel:
                     else:
                         value = _clamp(allowed.default if allowed.default is not None
                                        else FALLBACK[name], lo, hi)
-                    control.value = int(value) if name in INTEGER_PARAMS else float(value)
+                    if name == "seed":  # empty, "random", unless a seed applies
+                        random = name not in self.explicit and allowed.default is None
+                        control.value = "" if random else str(int(value))
+                    else:
+                        control.value = int(value) if name in INTEGER_PARAMS else float(value)
                 self._mark(name, allowed)
         finally:
             self._syncing = False
@@ -246,9 +258,25 @@ class Panel:
     def _param_changed(self, name: str, change: dict[str, Any]) -> None:
         if self._syncing:
             return
-        self.explicit.add(name)
+        value = change["new"]
+        if name == "seed":
+            value = self._typed_seed(change)
+            if value is False:
+                return
+        (self.explicit.discard if value is None else self.explicit.add)(name)
         self._mark(name, self.model_info.range(name))
-        self._set_defaults(**{name: change["new"]})
+        self._set_defaults(**{name: value})
+
+    def _typed_seed(self, change: dict[str, Any]) -> int | None | bool:
+        """The seed typed: an int, None (emptied: random), or False when refused (the box
+        goes back, the stats line says why)."""
+        box = self.controls["seed"]
+        try:
+            return typed_seed(change["new"], box.min, box.max)
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            self._apply_model(self.model_info)  # the box shows the seed in force again
+            return False
 
     def _system_changed(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -319,8 +347,8 @@ class Panel:
         return completion
 
     def compare(self, _button: Any = None) -> Any:
-        """Run the prompt on every ticked provider at once, live, into the output; returns
-        the DataFrame (also in :attr:`last`)."""
+        """Run the prompt on every ticked provider at once, live, into :attr:`compare_output`;
+        returns the DataFrame (also in :attr:`last`)."""
         from .live_compare import compare
 
         prompt = self.prompt.value.strip("\n")
@@ -328,12 +356,13 @@ class Panel:
             self._say("write a prompt first", error=True)
             return None
         providers = list(self.compare_with.value) or [self.provider.value]
-        self.output.outputs = ()
+        self.compare_output.outputs = ()
+        self.compare_output.layout.display = None
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         try:
             frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.output)
+                            display=self.compare_output)
         except GemmaError as exc:
             self._say(str(exc), error=True)
             return None
@@ -358,7 +387,8 @@ class Panel:
         self.session.unsubscribe(self._listener)
         for child in (*self.controls.values(), *self.markers.values(), self.provider, self.model,
                       self.system, self.prompt, self.run_button, self.compare_button,
-                      self.reset_button, self.compare_with, self.stats, self.output):
+                      self.reset_button, self.compare_with, self.stats, self.output,
+                      self.compare_output):
             child.close()
         for box in self.widget.children:
             box.close()

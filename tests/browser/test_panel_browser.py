@@ -31,6 +31,7 @@ EXPLICIT = ("s = gm.get_session()\n"
             " 'marker': panel.markers['top_k'].value}))")
 CELLS = [
     ("pb-setup", SETUP),
+    ("pb-long", "emu.set_text('\\n'.join(f'line {i} of a long answer' for i in range(80)))"),
     ("pb-panel", "panel = gm.panel()\npanel"),
     ("pb-check", EXPLICIT),
     ("pb-reset", "%gemma reset\n" + EXPLICIT),
@@ -86,3 +87,35 @@ def test_switching_provider_in_the_browser_sets_nothing(page, lab):  # noqa: F81
     assert reset["explicit"] == {} and ">set<" not in reset["marker"], reset
     print(f"\nprovider switch in the browser: top_k {after['top_k']}, marker "
           f"{re.sub('<[^>]+>', '', after['marker'])!r}, explicit {after['explicit']}")
+
+
+def test_long_run_scrolls_inside_a_bounded_output(page, lab):  # noqa: F811
+    """A 256-token Run made the panel ~1000 px taller; now its output box stops growing
+    and scrolls. The seed box shows the placeholder "random", not a number."""
+    panel_notebook(lab.work / "panel_long.ipynb")
+    nb = Notebook(page, lab, "panel_long.ipynb")
+    nb.run_until("pb-check")
+    panel = nb.cell("pb-panel").locator(".jupyter-widgets.widget-vbox").first
+    seed = panel.locator(".widget-inline-hbox", has_text="seed").locator("input").first
+    assert seed.input_value() == "" and seed.get_attribute("placeholder") == "random"
+    picker = panel.locator(".widget-dropdown select").first
+    picker.select_option(value=picker.locator("option", has_text="cloudflare").first
+                         .get_attribute("value"))
+    panel.locator("textarea[placeholder='prompt']").fill("Write a long story.")
+    time.sleep(1.0)  # the dropdown's change has reached the kernel
+    before = panel.bounding_box()["height"]
+    panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Run\s*$")).click()
+    stats = panel.locator(".widget-html").last
+    deadline = time.monotonic() + 120
+    while "tokens" not in stats.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "cloudflare" in stats.inner_text(), stats.inner_text()
+    out = panel.locator(".widget-output").first
+    box = out.evaluate("e => ({shown: e.clientHeight, content: e.scrollHeight})")
+    grown = panel.bounding_box()["height"] - before
+    assert box["content"] > box["shown"] * 1.5, f"the answer is not long enough: {box}"
+    assert box["shown"] <= 24 * 16 + 40, f"the output box is not bounded: {box}"
+    assert grown <= 24 * 16 + 40, f"the panel grew {grown:.0f} px"
+    shoot(panel, "panel-long-run.png")
+    print(f"\nlong Run: output {box['content']} px of text shown in {box['shown']} px; "
+          f"panel grew {grown:.0f} px")
