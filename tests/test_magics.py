@@ -117,3 +117,45 @@ def test_quoted_flag_values_lose_their_quotes(ip, session):
     record = ip.user_ns["out"].record
     assert record.temperature == 0.5 and record.system == "Be brief."
     assert record.max_tokens == 2
+
+
+def config_rows(ip, capsys) -> dict[str, tuple[str, str]]:
+    run(ip, "%gemma config")
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("setting"))
+    cols = [lines[header].index(h) for h in ("setting", "next cell sends", "from")]
+    rows = {}
+    for line in lines[header + 2:]:
+        cells = [line[a:b].strip() for a, b in zip(cols, [*cols[1:], None])]
+        rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_config_shows_what_the_next_cell_sends_and_from_where(ip, capsys, session,
+                                                               isolated_env, monkeypatch):
+    """Issue 18 item 7: every setting the next cell sends, not only the ones set."""
+    (isolated_env / "config.toml").write_text('[settings]\nprovider = "local"\n')
+    session.config.reload()
+    run(ip, "%config GemmaMagics.temperature = 0.3")
+    rows = config_rows(ip, capsys)
+    assert rows["provider"][0] == "local" and "config file" in rows["provider"][1]
+    assert rows["model"] == ("gemma-3-270m", "local's default model (catalog)")
+    assert rows["temperature"] == ("0.3", "session setting")
+    assert rows["max_tokens"][1].startswith("model default") and rows["top_k"][0] == "64"
+    assert rows["seed"] == ("not sent", "random")
+
+    run(ip, "%%gemma --seed 1\nThe sky is")  # a seed for a reproducible record; rest as shown
+    (record,) = session.log.records()
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
+                 "frequency_penalty", "presence_penalty"):
+        shown = rows[name][0]
+        sent = getattr(record, name)
+        assert (shown == "not sent" and sent is None) or float(shown) == sent, name
+
+    monkeypatch.setenv("GEMMA_MAGICS_PROVIDER", "cloudflare")
+    rows = config_rows(ip, capsys)
+    assert rows["provider"] == ("cloudflare", "env GEMMA_MAGICS_PROVIDER")
+    assert rows["top_k"] == ("not sent", "the provider's own default")
+    run(ip, "%config GemmaMagics.top_k = 200")  # beyond Workers AI's 1–50
+    rows = config_rows(ip, capsys)
+    assert "out of range" in rows["error"][0] and "fails" in rows["error"][1]

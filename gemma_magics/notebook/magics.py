@@ -169,7 +169,7 @@ class GemmaMagics(Magics):
 
         Line mode: ``%gemma providers`` (credentials found?), ``%gemma models [PROVIDER]``,
         ``%gemma history [N]``, ``%gemma reset`` (session defaults back to the models'
-        defaults), ``%gemma config`` (current defaults), ``%gemma panel`` (sliders),
+        defaults), ``%gemma config`` (what the next cell sends, and from where), ``%gemma panel`` (sliders),
         ``%gemma chat list|show [NAME]|reset [NAME]|save NAME [FILE]|load NAME [FILE]``,
         ``%gemma chat replay NAME -p PROVIDER [-m MODEL]`` (the chat's user turns sent to
         another provider, kept as NAME@PROVIDER), ``%gemma cache`` (status),
@@ -332,7 +332,7 @@ class GemmaMagics(Magics):
             elif command == "models":
                 display(listing.models_table(session, rest[0] if rest else None))
             elif command == "config":
-                display(listing.config_table(session))
+                display(listing.config_table(session, self))
             elif command == "reset":
                 session.reset_defaults()
                 print("session defaults reset: provider, model and settings are the models' own")
