@@ -1,0 +1,61 @@
+"""The live grid of a sweep larger than a screen, in a real Jupyter kernel (issue 18 items
+8 and 13): every card is there at the end, and what a saved notebook keeps of the cell
+has no widget left that would read "model not found" once reopened without its kernel."""
+
+from __future__ import annotations
+
+import pytest
+from kernel_client import Kernel
+
+from gemma_magics.emulator import Emulator
+
+pytestmark = pytest.mark.slow
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def saved_outputs(messages: list[dict]) -> list[dict]:
+    """The cell's outputs as the front end keeps (and saves) them: each update replaces
+    the output of its display id."""
+    outputs: list[dict] = []
+    where: dict[str, int] = {}
+    for msg in messages:
+        kind, content = msg["msg_type"], msg["content"]
+        display_id = content.get("transient", {}).get("display_id")
+        if kind == "display_data":
+            if display_id:
+                where[display_id] = len(outputs)
+            outputs.append(content["data"])
+        elif kind == "update_display_data" and display_id in where:
+            outputs[where[display_id]] = content["data"]
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grid")
+    with Emulator(first_byte_latency=0.0, per_token_latency=0.002, answer_tokens=6) as emu:
+        k = Kernel(env={"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
+                        "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
+                        "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
+                        "OPENAI_API_KEY": "test-key"})
+        try:
+            assert k.run("%load_ext gemma_magics").reply["content"]["status"] == "ok"
+            yield k
+        finally:
+            k.close()
+
+
+def test_thirty_runs_end_with_thirty_cards_and_no_widget_left(kernel):
+    run = kernel.run("%%gemma_compare -p openai --repeat 30 --max-tokens 6 -o cmp\nCount.")
+    assert run.reply["content"]["status"] == "ok", run.text()
+    messages = [m for _, m in run.messages]
+    assert any(WIDGET in m["content"].get("data", {}) for m in messages), \
+        "a 30-run sweep shows a progress bar while it runs"
+    outputs = saved_outputs(messages)
+    grids = [o["text/html"] for o in outputs if 'class="gmc-grid"' in o.get("text/html", "")]
+    assert len(grids) == 1
+    assert "30/30 done" in grids[0] and grids[0].count('class="gmc-cell"') == 30
+    assert "of 30 runs" not in grids[0]
+    assert [o for o in outputs if WIDGET in o] == [], "a widget stays in the saved output"
+    check = kernel.run("print(len(cmp), (cmp.status == 'ok').sum())").text()
+    assert check.strip() == "30 30"
