@@ -159,3 +159,38 @@ def test_config_shows_what_the_next_cell_sends_and_from_where(ip, capsys, sessio
     run(ip, "%config GemmaMagics.top_k = 200")  # beyond Workers AI's 1–50
     rows = config_rows(ip, capsys)
     assert "out of range" in rows["error"][0] and "fails" in rows["error"][1]
+
+
+def provider_row(ip, capsys, name: str) -> str:
+    run(ip, "%gemma providers")
+    return next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith(name + " "))
+
+
+def test_local_servers_say_whether_they_run_and_how_to_start_them(ip, capsys, session,
+                                                                   monkeypatch):
+    """Issue 18 item 15: ollama/llamacpp/vllm said "ready" when nothing listened."""
+    import socket
+
+    from gemma_magics.emulator import Emulator
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    row = provider_row(ip, capsys, "ollama")
+    assert "not running" in row and "ollama serve" in row, row
+    assert "GEMMA_MAGICS_OLLAMA_BASE_URL" in row and " ready " not in row
+
+    monkeypatch.setenv("GEMMA_MAGICS_MAX_RETRIES", "0")
+    run(ip, "%%gemma -p ollama --max-tokens 4\nHi")
+    out = capsys.readouterr().out
+    assert f"cannot reach 127.0.0.1:{port}" in out, out
+    assert "start the server (ollama serve" in out and "GEMMA_MAGICS_OLLAMA_BASE_URL" in out
+
+    monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", "http://gpu-box.example:11434/v1")
+    assert "not checked" in provider_row(ip, capsys, "ollama")
+    with Emulator() as emu:
+        monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", emu.openai_base_url)
+        row = provider_row(ip, capsys, "ollama")
+    assert " ready " in row and "listening at 127.0.0.1:" in row, row

@@ -92,6 +92,8 @@ class ProviderInfo:
     api_key_env: tuple[str, ...] = ()
     account_id_env: str | None = None
     key_required: bool = True
+    #: For a server run on this machine (ollama, llama.cpp, vLLM): the command that starts it.
+    server: str | None = None
     default_model: str | None = None
     error_style: str = "openai"
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
@@ -212,6 +214,7 @@ def build_catalog(raw: Mapping[str, Any]) -> Catalog:
             api_key_env=(keys,) if isinstance(keys, str) else tuple(keys),
             account_id_env=spec.get("account_id_env"),
             key_required=spec.get("key_required", kind != "local"),
+            server=spec.get("server"),
             default_model=spec.get("default_model") or next(iter(models), None),
             error_style=spec.get("error_style", "openai"),
             models=models,

@@ -14,21 +14,29 @@ def _price(value: float) -> str:
     return "unknown" if math.isnan(value) else f"{value:g}"
 
 
+def provider_status(config: Any, info: Any) -> tuple[bool | None, str, str]:
+    """``(ready, word, how)``: credentials found, and for a server run on this machine
+    (ollama, llama.cpp, vLLM) whether it listens; ready None when not checked."""
+    from ..providers.servers import server_status
+
+    ready, how = config.credentials_found(info)
+    server = server_status(config, info) if ready else None
+    if server is not None:
+        ready, how = server
+        return ready, {True: "ready", False: "not running", None: "not checked"}[ready], how
+    return ready, "ready" if ready else "missing", how
+
+
 def providers_table(session: Session) -> Table:
-    """Every provider with whether its credentials were found (never the secret itself)."""
+    """Every provider with whether its credentials were found (never the secret itself)
+    and, for a local server, whether it is running."""
     config = session.config
     rows = []
     for info in config.catalog:
-        ready, how = config.credentials_found(info)
-        rows.append([
-            info.name,
-            info.kind,
-            info.default_model or "",
-            "ready" if ready else "missing",
-            how,
-            info.description,
-        ])
-    return Table(["provider", "wire format", "default model", "credentials", "how", "about"],
+        _, word, how = provider_status(config, info)
+        rows.append([info.name, info.kind, info.default_model or "", word, how,
+                     info.description])
+    return Table(["provider", "wire format", "default model", "status", "how", "about"],
                  rows, title=f"default provider: {session.default_provider()}")
 
 

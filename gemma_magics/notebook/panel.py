@@ -20,6 +20,7 @@ from ..safe_text import NO_MATH
 from ..session import Session, get_session
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
+from .listing import provider_status
 from .seed_box import seed_box, typed_seed
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
@@ -116,13 +117,13 @@ class Panel:
         config = self.session.config
         options = []
         for info in config.catalog:
-            ready, how = config.credentials_found(info)
-            options.append((f"{info.name} — {'ready' if ready else how}", info.name))
+            _, word, how = provider_status(config, info)  # "not running": a server to start
+            options.append((f"{info.name} — {how if word == 'missing' else word}", info.name))
         return options
 
     def _ready_providers(self) -> list[str]:
         config = self.session.config
-        return [i.name for i in config.catalog if config.credentials_found(i)[0]]
+        return [i.name for i in config.catalog if provider_status(config, i)[0] is not False]
 
     def _model_options(self, provider: str) -> list[str]:
         info = self.session.config.catalog.provider(provider)
