@@ -33,6 +33,7 @@ _LAZY = {
     "summary": "comparisons.views",
     "plot": "comparisons.views",
     "panel": "notebook.panel",
+    "emulate_missing": "notebook.offline",
     "Emulator": "emulator",
     "Chat": "workflows.chat",
     "replay": "workflows.chat",

@@ -1,6 +1,8 @@
-"""The live grid of a sweep larger than a screen, in a real Jupyter kernel (issue 18 items
-8 and 13): every card is there at the end, and what a saved notebook keeps of the cell
-has no widget left that would read "model not found" once reopened without its kernel."""
+"""What a saved notebook keeps of a cell, in a real Jupyter kernel (issue 18 items 8, 13,
+16): a sweep larger than a screen has every card at the end and no widget left that
+would read "model not found" once reopened without its kernel; a %%gemma cell whose
+answer followed a transient status line ("retrying…", "loading model…") keeps no empty
+output in its place."""
 
 from __future__ import annotations
 
@@ -39,7 +41,10 @@ def kernel(tmp_path_factory):
                         "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
                         "OPENAI_API_KEY": "test-key"})
         try:
-            assert k.run("%load_ext gemma_magics").reply["content"]["status"] == "ok"
+            setup = k.run("%load_ext gemma_magics\nimport gemma_magics.providers.retries as r\n"
+                          "r.BACKOFF_START_S = r.BACKOFF_JITTER_S = 0.05")
+            assert setup.reply["content"]["status"] == "ok", setup.text()
+            k.emu = emu
             yield k
         finally:
             k.close()
@@ -59,3 +64,15 @@ def test_thirty_runs_end_with_thirty_cards_and_no_widget_left(kernel):
     assert [o for o in outputs if WIDGET in o] == [], "a widget stays in the saved output"
     check = kernel.run("print(len(cmp), (cmp.status == 'ok').sum())").text()
     assert check.strip() == "30 30"
+
+
+def test_a_cell_keeps_no_empty_output_after_a_status_line(kernel):
+    kernel.emu.inject({"status": 503, "message": "busy"}, count=1)  # one retry first
+    run = kernel.run("%%gemma -p openai --max-tokens 6\nHi")
+    assert run.reply["content"]["status"] == "ok", run.text()
+    assert any("retrying" in m["content"].get("data", {}).get("text/plain", "")
+               for m in run.of_type("display_data")), "no transient status line was shown"
+    outputs = saved_outputs([m for _, m in run.messages])
+    empty = [o for o in outputs if not "".join(str(v) for v in o.values()).strip()]
+    assert empty == [], f"{len(empty)} empty outputs saved of {len(outputs)}"
+    assert "tokens" in outputs[-1]["text/plain"]  # the footer, last

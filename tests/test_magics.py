@@ -194,3 +194,49 @@ def test_local_servers_say_whether_they_run_and_how_to_start_them(ip, capsys, se
         monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", emu.openai_base_url)
         row = provider_row(ip, capsys, "ollama")
     assert " ready " in row and "listening at 127.0.0.1:" in row, row
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("%%gemma --temprature 0.5\nhi", "did you mean --temperature?"),
+        ("%%gemma -p openia\nhi", "did you mean 'openai'?"),
+        ("%%gemma_compare -p local --max-tokns 4\nhi", "did you mean --max-tokens?"),
+        ("%%gemma_compare -p local,openia\nhi", "did you mean 'openai'?"),
+    ],
+)
+def test_misspellings_get_a_did_you_mean(ip, capsys, session, cell, expected):
+    run(ip, cell)
+    captured = capsys.readouterr()
+    assert expected in captured.out + captured.err
+    assert len(session.log) == 0
+
+
+def test_every_bad_value_is_reported_at_once(ip, capsys, session):
+    run(ip, "%%gemma --temperature 9 --top-k 0 --top-p 3\nhi")
+    text = "".join(capsys.readouterr())
+    assert "3 settings are wrong" in text
+    for part in ("temperature=9.0 is out of range", "top_k=0 is out of range",
+                 "top_p=3.0 is out of range"):
+        assert part in text
+    assert len(session.log) == 0
+
+
+def test_help_is_plain_text_and_both_magics_point_to_it_alike(ip, capsys, session):
+    from gemma_magics.notebook.compare_magics import CompareMagics
+    from gemma_magics.notebook.magics import GemmaMagics
+
+    for doc in (GemmaMagics.gemma.__doc__, CompareMagics.gemma_compare.__doc__):
+        assert "``" not in doc and "::" not in doc, doc[:200]
+    run(ip, "%%gemma --bogus\nhi")
+    run(ip, "%%gemma_compare --bogus\nhi")
+    text = "".join(capsys.readouterr())
+    assert "(see %%gemma? for the flags)" in text
+    assert "(see %%gemma_compare? for the flags)" in text
+
+
+def test_footer_says_why_generation_stopped(ip, capsys, session):
+    run(ip, "%%gemma --max-tokens 3 --seed 1\nOnce upon a time")
+    (record,) = session.log.records()
+    out = capsys.readouterr().out
+    assert record.finish_reason == "length" and "cut at max_tokens 3" in out, out

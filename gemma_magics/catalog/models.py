@@ -6,6 +6,7 @@ providers (their own endpoints) and models, or override prices, with the same la
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -128,8 +129,10 @@ class Catalog:
             return self.providers[name]
         except KeyError:
             known = ", ".join(self.providers)
+            close = difflib.get_close_matches(str(name), list(self.providers), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"unknown provider {name!r}", fix=f"choose one of: {known}"
+                f"unknown provider {name!r}{hint}", fix=f"choose one of: {known}"
             ) from None
 
     def model(self, provider: str, model_id: str | None = None) -> ModelInfo:

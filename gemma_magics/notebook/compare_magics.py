@@ -11,7 +11,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
 from ..errors import ConfigError, Interrupted, ValidationError
 from .interpolate import interpolate
-from .magic_line import parse_line
+from .magic_line import parse_line, plain_help
 
 
 def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
@@ -36,6 +36,7 @@ def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
 class CompareMagics(Magics):
     """``%%gemma_compare``: one prompt across providers × models × settings, side by side."""
 
+    @plain_help
     @magic_arguments()
     @argument("-p", "--providers", help="comma-separated providers (default: the session's)")
     @argument("-m", "--models", help="comma-separated model ids; PROVIDER=ID pins one to a "

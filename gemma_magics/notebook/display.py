@@ -60,6 +60,7 @@ class NotebookRenderer:
         self.handle = None
         self.status_handle = None
         self._status_shown = False
+        self._stale = False  # the answer's handle still shows a cleared status line
         self.updates = 0
         self._last = 0.0
         self._dirty = False
@@ -72,10 +73,15 @@ class NotebookRenderer:
         self.updates += 1
         self._last = time.perf_counter()
         self._dirty = False
+        self._stale = False
 
     def _status(self, data: dict[str, Any] | None) -> None:
         """A transient line (loading, retrying) until text arrives; None clears it."""
         self._status_shown = data is not None
+        if data is None and self.handle is None:  # the answer takes the line's place:
+            self.handle, self.status_handle = self.status_handle, None  # no empty output
+            self._stale = True
+            return
         data = data or {"text/plain": ""}
         if self.status_handle is None:
             self.status_handle = self._display(data, raw=True, display_id=True)
@@ -103,10 +109,15 @@ class NotebookRenderer:
     def finish(self, record: Any, error: Exception | None) -> None:
         if self._status_shown:
             self._status(None)
-        self._show(bundle("".join(self.parts), self.fmt))
-        if error is not None:
-            self._display(_line(str(error), "#c00"), raw=True)
-        self._display(_line(footer_text(record), "#888"), raw=True)
+        lines = [_line(str(error), "#c00")] if error is not None else []
+        lines.append(_line(footer_text(record), "#888"))
+        text = "".join(self.parts)
+        if text or (self.handle is not None and not self._stale):
+            self._show(bundle(text, self.fmt))
+        elif self.handle is not None:  # no answer: the status line's place takes the next line
+            self.handle.update(lines.pop(0), raw=True)
+        for line in lines:
+            self._display(line, raw=True)
 
 
 class PrintRenderer:

@@ -13,7 +13,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from ..errors import ConfigError, GemmaError, Interrupted, ValidationError
 from ..session import get_session
 from .interpolate import interpolate
-from .magic_line import parse_line
+from .magic_line import parse_line, plain_help
 
 SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
 _PARAM_FLAGS = (
@@ -89,6 +89,7 @@ class GemmaMagics(Magics):
         cache.set_default(get_session(), change["new"])
 
     # ------------------------------------------------------------------------------------
+    @plain_help
     @magic_arguments()
     @argument("command", nargs="*", help="line mode: providers | models [PROVIDER] | history [N]"
               " | reset | config | panel")
@@ -176,7 +177,7 @@ class GemmaMagics(Magics):
         ``%gemma cache clear`` (earlier answers no longer served; history keeps them).
         """
         __tracebackhide__ = True
-        args = parse_line(self.gemma, line, "%gemma")
+        args = parse_line(self.gemma, line, "%%gemma")
         if cell is None:
             return self._line_command(args)
         if args.command:
