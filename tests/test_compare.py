@@ -169,11 +169,15 @@ def test_interrupt_cancels_everything_and_records_partial_runs(session, emu, cap
     timer = threading.Timer(0.8, _thread.interrupt_main)
     timer.start()
     started = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stop:
         compare("Tell a long story.", providers="openai", repeats=16, concurrency=8,
                 display=False)
     elapsed = time.perf_counter() - started
     timer.cancel()
+    # one line instead of a traceback, and the runs so far
+    assert stop.value._render_traceback_() == [
+        "stopped: 0 of 16 runs had finished, 8 recorded as interrupted, 8 not started"]
+    assert list(stop.value.result.status) == ["interrupted"] * 8
 
     # a run would end by itself after 400 x 0.05 = 20 s: stopping well before that is the
     # interrupt's doing (the bound is generous: ~0.1 s here, at a tenth of the speed ~1 s)
