@@ -288,6 +288,29 @@ def test_stopped_compare_is_one_line_and_sets_its_output(ks, slow_answers):
     assert shown == ["interrupted"] * 4
 
 
+def test_stop_inside_a_tool_is_one_line_too(ks, emu):
+    """--run-tools: the stop lands in the notebook's own tool function, not in a call."""
+    emu.reset()
+    emu.set_text(None, tool_calls=[{"name": "slow_lookup", "arguments": {"city": "Lisbon"}}])
+    try:
+        ks.kernel.run("import time\n"
+                      "def slow_lookup(city: str) -> str:\n"
+                      "    \"\"\"Look a city up (slowly).\"\"\"\n"
+                      "    print('TOOL started', flush=True)\n"
+                      "    time.sleep(60)\n"
+                      "    return city\n"
+                      "tools = [slow_lookup]")
+        started = lambda m: "TOOL started" in m["content"].get("text", "")  # noqa: E731
+        run, stop_s = ks.interrupted(
+            "%%gemma -p openai --tools tools --run-tools --max-tokens 20\nWeather?",
+            started, delay=0.2)
+        assert stop_s < STOP_S
+        assert quiet_stop(run).startswith("stopped; every call made so far is recorded")
+        assert ks.last()[0]["status"] == "ok"  # the model's call had finished
+    finally:
+        emu.reset()
+
+
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,"
 
 

@@ -185,7 +185,13 @@ class GemmaMagics(Magics):
                 f"unexpected words on the %%gemma line: {' '.join(args.command)!r} "
                 "(put the prompt in the cell body, and quote flag values with spaces)"
             )
-        return self._run_cell(args, cell)
+        try:
+            return self._run_cell(args, cell)
+        except KeyboardInterrupt as exc:  # e.g. in a --run-tools tool: one line here too
+            if isinstance(exc, Interrupted):
+                raise
+            raise Interrupted("stopped; every call made so far is recorded (one cut short "
+                              "as interrupted)") from None
 
     def _run_cell(self, args: Any, cell: str):
         __tracebackhide__ = True
