@@ -180,7 +180,7 @@ def test_during_the_model_load(ks, emu):
     model…" line shows. Wherever it lands (in llama.cpp's loader or just after), the call
     is recorded as interrupted and the next call loads and answers. (First in this module:
     the kernel has not loaded the model yet.)"""
-    cold = ks.kernel.run("from gemma_magics import local_model\n"
+    cold = ks.kernel.run("from gemma_magics.providers import local_model\n"
                          "from gemma_magics.providers.local import is_loaded\n"
                          "print('LOADED', int(is_loaded(str(local_model.model_path()))))")
     if "LOADED 1" in cold.text():
