@@ -198,8 +198,13 @@ class Config:
     def _provider_file_settings(self, name: str) -> Mapping[str, Any]:
         return self.file.get("providers", {}).get(name, {})
 
+    @staticmethod
+    def base_url_variable(info: ProviderInfo) -> str:
+        """The variable that points a provider elsewhere, e.g. GEMMA_MAGICS_OLLAMA_BASE_URL."""
+        return f"GEMMA_MAGICS_{info.name.upper().replace('-', '_')}_BASE_URL"
+
     def base_url(self, info: ProviderInfo, account_id: str | None = None) -> str:
-        override_var = f"GEMMA_MAGICS_{info.name.upper().replace('-', '_')}_BASE_URL"
+        override_var = self.base_url_variable(info)
         url, _ = self.lookup(override_var)
         if url is None and info.base_url_env:
             url, _ = self.lookup(info.base_url_env)

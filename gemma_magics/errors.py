@@ -26,6 +26,24 @@ class GemmaError(Exception):
         return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
+class Interrupted(KeyboardInterrupt):
+    """The stop button (a kernel interrupt) ended a call or a comparison.
+
+    Still a KeyboardInterrupt, so code that catches one still does and Run All stops at
+    the cell; IPython shows only its one line (``_render_traceback_``) rather than a
+    traceback through library internals. ``result`` holds what was recorded: the partial
+    Completion, or the comparison's DataFrame of the runs that finished or were stopped.
+    """
+
+    def __init__(self, message: str, result: object = None):
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.message]
+
+
 class ConfigError(GemmaError):
     """Bad or missing configuration: unknown provider, missing credentials, unreadable file."""
 

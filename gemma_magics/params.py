@@ -104,22 +104,30 @@ def resolve(params: Params, model: ModelInfo) -> tuple[Params, list[str]]:
     values = params.as_dict()
     warnings: list[str] = []
     where = f"{model.provider} {model.id}"
+    bad: list[ValidationError] = []  # every bad value is reported, not only the first
     for name in RANGED_PARAMS:
         allowed = model.range(name)
         value = values[name]
         if value is None:
             values[name] = allowed.default
             continue
-        number = _coerce(name, value)
+        try:
+            number = _coerce(name, value)
+        except ValidationError as exc:
+            bad.append(exc)
+            continue
         values[name] = number
         if name in model.unsupported:  # dropped from the body: its range does not matter
             warnings.append(f"{name} is not honoured by {where}; it will be ignored")
             continue
         if not allowed.contains(number):
-            raise ValidationError(
-                f"{name}={value} is out of range for {where}",
-                fix=f"allowed {allowed.describe()}",
-            )
+            bad.append(ValidationError(f"{name}={value} is out of range for {where}",
+                                       fix=f"allowed {allowed.describe()}"))
+    if len(bad) == 1:
+        raise bad[0]
+    if bad:
+        raise ValidationError(f"{len(bad)} settings are wrong: " + "; ".join(map(str, bad)),
+                              fix="fix them all; %gemma models PROVIDER lists the ranges")
     if values["stop"] is not None:
         values["stop"] = tuple(str(s) for s in values["stop"])
     if values["system"] is not None and not thinking.takes_system(model):

@@ -169,11 +169,15 @@ def test_interrupt_cancels_everything_and_records_partial_runs(session, emu, cap
     timer = threading.Timer(0.8, _thread.interrupt_main)
     timer.start()
     started = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stop:
         compare("Tell a long story.", providers="openai", repeats=16, concurrency=8,
                 display=False)
     elapsed = time.perf_counter() - started
     timer.cancel()
+    # one line instead of a traceback, and the runs so far
+    assert stop.value._render_traceback_() == [
+        "stopped: 0 of 16 runs had finished, 8 recorded as interrupted, 8 not started"]
+    assert list(stop.value.result.status) == ["interrupted"] * 8
 
     # a run would end by itself after 400 x 0.05 = 20 s: stopping well before that is the
     # interrupt's doing (the bound is generous: ~0.1 s here, at a tenth of the speed ~1 s)
@@ -373,7 +377,7 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
         km.shutdown_kernel(now=True)
 
     assert [m["content"]["ename"] for m in stopped if m["msg_type"] == "error"] \
-        == ["KeyboardInterrupt"]
+        == ["Interrupted"]  # a KeyboardInterrupt shown as one line
     # runs would end by themselves after 20 s; far less means the interrupt stopped them
     assert stop_s < 15, f"runs take 20 s each; stopping took {stop_s:.1f} s"
     last_grid = [m for m in stopped if m["msg_type"] == "update_display_data"][-1]
@@ -407,17 +411,44 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
 
 
 def test_sweeps_larger_than_a_screen_show_the_cells_in_flight(session, emu):
-    """Into an ipywidgets.Output (as the panel does): 40 runs draw at most 24 cards."""
+    """Into an ipywidgets.Output (as the panel does): 40 runs draw at most 24 cards while
+    they run, saying so, and all 40 at the end (issue 18 item 8: 6 of 30 stayed hidden)."""
     import ipywidgets
 
     from gemma_magics.notebook.grid import SCREEN_CELLS
 
-    emu.configure(first_byte_latency=0.0)
+    emu.configure(first_byte_latency=0.0, per_token_latency=0.002)
     out = ipywidgets.Output()
+    drawn: list[str] = []
+    out.observe(lambda change: drawn.append(change["new"][0]["data"]["text/html"])
+                if change["new"] else None, names="outputs")
     df = compare(["a", "b", "c", "d", "e"], providers=["openai", "aimlapi"], repeats=4,
                  display=out)
     assert len(df) == 40
+    running = [g for g in drawn if "40/40 done" not in g]
+    assert running and all(0 < g.count('class="gmc-cell"') <= SCREEN_CELLS for g in running)
+    assert all("of 40 runs: those in flight" in g for g in running
+               if g.count('class="gmc-cell"') < 40)
     grid = out.outputs[0]["data"]["text/html"]
-    assert "40/40 done" in grid
-    assert 0 < grid.count('class="gmc-cell"') <= SCREEN_CELLS
+    assert "40/40 done" in grid and grid.count('class="gmc-cell"') == 40
+    assert "of 40 runs" not in grid  # nothing hidden, nothing to explain
     assert "Answers side by side" in out.outputs[1]["data"]["text/html"]
+
+
+def test_a_sweep_beyond_the_final_limit_says_what_it_hides():
+    from gemma_magics.comparisons.gridstate import Cell, GridState
+    from gemma_magics.notebook.grid import FINAL_CELLS_MAX, SCREEN_CELLS, LiveGrid
+
+    cells = [Cell(index=i, variant=f"v{i % 2}", prompt_index=0, prompt="p", repeat=i // 2,
+                  provider="openai", model="m") for i in range(FINAL_CELLS_MAX + 2)]
+    state = GridState(cells)
+    state.close()  # every run "not run": the end of an interrupted sweep
+
+    class Surface:
+        def show(self, bundle):
+            self.html = bundle["text/html"]
+
+    surface = Surface()
+    LiveGrid(state, surface).refresh(force=True)
+    shown = surface.html.count('class="gmc-cell"')
+    assert shown <= SCREEN_CELLS and f"showing {shown} of {len(cells)} runs" in surface.html

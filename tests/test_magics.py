@@ -119,3 +119,126 @@ def test_quoted_flag_values_lose_their_quotes(ip, session):
     record = ip.user_ns["out"].record
     assert record.temperature == 0.5 and record.system == "Be brief."
     assert record.max_tokens == 2
+
+
+def config_rows(ip, capsys) -> dict[str, tuple[str, str]]:
+    run(ip, "%gemma config")
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("setting"))
+    cols = [lines[header].index(h) for h in ("setting", "next cell sends", "from")]
+    rows = {}
+    for line in lines[header + 2:]:
+        cells = [line[a:b].strip() for a, b in zip(cols, [*cols[1:], None])]
+        rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_config_shows_what_the_next_cell_sends_and_from_where(ip, capsys, session,
+                                                               isolated_env, monkeypatch):
+    """Issue 18 item 7: every setting the next cell sends, not only the ones set."""
+    (isolated_env / "config.toml").write_text('[settings]\nprovider = "local"\n')
+    session.config.reload()
+    run(ip, "%config GemmaMagics.temperature = 0.3")
+    rows = config_rows(ip, capsys)
+    assert rows["provider"][0] == "local" and "config file" in rows["provider"][1]
+    assert rows["model"] == ("gemma-3-270m", "local's default model (catalog)")
+    assert rows["temperature"] == ("0.3", "session setting")
+    assert rows["max_tokens"][1].startswith("model default") and rows["top_k"][0] == "64"
+    assert rows["seed"] == ("not sent", "random")
+
+    run(ip, "%%gemma --seed 1\nThe sky is")  # a seed for a reproducible record; rest as shown
+    (record,) = session.log.records()
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
+                 "frequency_penalty", "presence_penalty"):
+        shown = rows[name][0]
+        sent = getattr(record, name)
+        assert (shown == "not sent" and sent is None) or float(shown) == sent, name
+
+    monkeypatch.setenv("GEMMA_MAGICS_PROVIDER", "cloudflare")
+    rows = config_rows(ip, capsys)
+    assert rows["provider"] == ("cloudflare", "env GEMMA_MAGICS_PROVIDER")
+    assert rows["top_k"] == ("not sent", "the provider's own default")
+    run(ip, "%config GemmaMagics.top_k = 200")  # beyond Workers AI's 1–50
+    rows = config_rows(ip, capsys)
+    assert "out of range" in rows["error"][0] and "fails" in rows["error"][1]
+
+
+def provider_row(ip, capsys, name: str) -> str:
+    run(ip, "%gemma providers")
+    return next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith(name + " "))
+
+
+def test_local_servers_say_whether_they_run_and_how_to_start_them(ip, capsys, session,
+                                                                   monkeypatch):
+    """Issue 18 item 15: ollama/llamacpp/vllm said "ready" when nothing listened."""
+    import socket
+
+    from gemma_magics.emulator import Emulator
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    row = provider_row(ip, capsys, "ollama")
+    assert "not running" in row and "ollama serve" in row, row
+    assert "GEMMA_MAGICS_OLLAMA_BASE_URL" in row and " ready " not in row
+
+    monkeypatch.setenv("GEMMA_MAGICS_MAX_RETRIES", "0")
+    run(ip, "%%gemma -p ollama --max-tokens 4\nHi")
+    out = capsys.readouterr().out
+    assert f"cannot reach 127.0.0.1:{port}" in out, out
+    assert "start the server (ollama serve" in out and "GEMMA_MAGICS_OLLAMA_BASE_URL" in out
+
+    monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", "http://gpu-box.example:11434/v1")
+    assert "not checked" in provider_row(ip, capsys, "ollama")
+    with Emulator() as emu:
+        monkeypatch.setenv("GEMMA_MAGICS_OLLAMA_BASE_URL", emu.openai_base_url)
+        row = provider_row(ip, capsys, "ollama")
+    assert " ready " in row and "listening at 127.0.0.1:" in row, row
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("%%gemma --temprature 0.5\nhi", "did you mean --temperature?"),
+        ("%%gemma -p openia\nhi", "did you mean 'openai'?"),
+        ("%%gemma_compare -p local --max-tokns 4\nhi", "did you mean --max-tokens?"),
+        ("%%gemma_compare -p local,openia\nhi", "did you mean 'openai'?"),
+    ],
+)
+def test_misspellings_get_a_did_you_mean(ip, capsys, session, cell, expected):
+    run(ip, cell)
+    captured = capsys.readouterr()
+    assert expected in captured.out + captured.err
+    assert len(session.log) == 0
+
+
+def test_every_bad_value_is_reported_at_once(ip, capsys, session):
+    run(ip, "%%gemma --temperature 9 --top-k 0 --top-p 3\nhi")
+    text = "".join(capsys.readouterr())
+    assert "3 settings are wrong" in text
+    for part in ("temperature=9.0 is out of range", "top_k=0 is out of range",
+                 "top_p=3.0 is out of range"):
+        assert part in text
+    assert len(session.log) == 0
+
+
+def test_help_is_plain_text_and_both_magics_point_to_it_alike(ip, capsys, session):
+    from gemma_magics.notebook.compare_magics import CompareMagics
+    from gemma_magics.notebook.magics import GemmaMagics
+
+    for doc in (GemmaMagics.gemma.__doc__, CompareMagics.gemma_compare.__doc__):
+        assert "``" not in doc and "::" not in doc, doc[:200]
+    run(ip, "%%gemma --bogus\nhi")
+    run(ip, "%%gemma_compare --bogus\nhi")
+    text = "".join(capsys.readouterr())
+    assert "(see %%gemma? for the flags)" in text
+    assert "(see %%gemma_compare? for the flags)" in text
+
+
+def test_footer_says_why_generation_stopped(ip, capsys, session):
+    run(ip, "%%gemma --max-tokens 3 --seed 1\nOnce upon a time")
+    (record,) = session.log.records()
+    out = capsys.readouterr().out
+    assert record.finish_reason == "length" and "cut at max_tokens 3" in out, out

@@ -142,10 +142,10 @@ def test_compare_runs_the_prompt_on_the_ticked_providers(session, monkeypatch):
 
     frame = p.last
     assert list(frame["provider"]) == ["openai", "aimlapi"] and (frame.status == "ok").all()
-    grid = p.output.outputs[0]["data"]["text/html"]
+    grid = p.compare_output.outputs[0]["data"]["text/html"]
     assert "2/2 done" in grid and grid.count("✓") == 2
     assert any("Answers side by side" in o["data"].get("text/html", "")
-               for o in p.output.outputs[1:])
+               for o in p.compare_output.outputs[1:])
     assert "2 runs · 2 ok" in p.stats.value
 
 
@@ -162,9 +162,53 @@ def test_compare_with_checks_shows_the_quality_line(session, monkeypatch):
         p.checks.value = "icontains:paris, max-chars:5"
         p.compare_button.click()
     assert list(p.last["pass[icontains:paris]"]) == [True, True]
-    assert "✗ fail" in p.output.outputs[0]["data"]["text/html"]  # max-chars:5 failed
+    assert "✗ fail" in p.compare_output.outputs[0]["data"]["text/html"]  # max-chars:5 failed
     assert "openai: pass rate 0% [0%, 79%] of 1" in p.stats.value
     assert "too few prompts to tell aimlapi from openai" in p.stats.value
+
+
+def test_seed_box_reads_random_not_zero_until_a_seed_is_typed(session, cloudflare_creds):
+    """Issue 18 item 6: a number box showed 0 (1 on Workers AI) beside "random"."""
+    p = panel()
+    seed = p.controls["seed"]
+    assert seed.value == "" and seed.placeholder == "random" and marker(p, "seed") == "random"
+    p.provider.value = "cloudflare"  # seeds from 1 here: still empty, not "1"
+    assert seed.value == "" and (seed.min, marker(p, "seed")) == (1, "random")
+    seed.value = "7"  # typed
+    assert session.params.seed == 7 and marker(p, "seed") == "set"
+    seed.value = "0"  # below Workers AI's range: refused, the box goes back
+    assert seed.value == "7" and session.params.seed == 7 and "from 1 to" in p.stats.value
+    seed.value = "seven"
+    assert seed.value == "7" and "whole number" in p.stats.value
+    seed.value = ""  # emptied: random again
+    assert session.params.seed is None and "seed" not in session.params.explicit()
+    assert marker(p, "seed") == "random"
+    session.set_defaults(seed=42)  # set elsewhere: the box follows
+    assert seed.value == "42" and marker(p, "seed") == "set"
+
+
+def test_run_and_compare_have_their_own_bounded_outputs(session, monkeypatch):
+    """A long Run answer scrolls inside a box of bounded height, and a Compare does not
+    wipe the Run's answer (each has its own output)."""
+    from gemma_magics.emulator import Emulator
+
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    p = panel()
+    for out in (p.output, p.compare_output):
+        assert out.layout.max_height and out.layout.overflow == "auto"
+    assert p.compare_output.layout.display == "none"  # no empty box before a Compare
+    p.controls["max_tokens"].value = 4
+    p.prompt.value = "The sky is"
+    p.run_button.click()
+    answer = p.output.outputs[-1]["data"]["text/plain"]
+    assert answer == p.last.text
+    with Emulator(answer_tokens=3) as emu:
+        monkeypatch.setenv("GEMMA_MAGICS_OPENAI_BASE_URL", emu.openai_base_url)
+        p.compare_with.value = ("openai",)
+        p.compare_button.click()
+    assert p.output.outputs[-1]["data"]["text/plain"] == answer  # Run's answer kept
+    assert "1/1 done" in p.compare_output.outputs[0]["data"]["text/html"]
+    assert p.compare_output.layout.display is None
 
 
 def test_gemma_panel_line_magic_and_display(shell, session):

@@ -6,6 +6,7 @@ providers (their own endpoints) and models, or override prices, with the same la
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,8 @@ class ProviderInfo:
     api_key_env: tuple[str, ...] = ()
     account_id_env: str | None = None
     key_required: bool = True
+    #: For a server run on this machine (ollama, llama.cpp, vLLM): the command that starts it.
+    server: str | None = None
     default_model: str | None = None
     error_style: str = "openai"
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
@@ -150,8 +153,10 @@ class Catalog:
             return self.providers[name]
         except KeyError:
             known = ", ".join(self.providers)
+            close = difflib.get_close_matches(str(name), list(self.providers), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"unknown provider {name!r}", fix=f"choose one of: {known}"
+                f"unknown provider {name!r}{hint}", fix=f"choose one of: {known}"
             ) from None
 
     def model(self, provider: str, model_id: str | None = None) -> ModelInfo:
@@ -251,6 +256,7 @@ def build_catalog(raw: Mapping[str, Any]) -> Catalog:
             api_key_env=(keys,) if isinstance(keys, str) else tuple(keys),
             account_id_env=spec.get("account_id_env"),
             key_required=spec.get("key_required", kind != "local"),
+            server=spec.get("server"),
             default_model=spec.get("default_model") or next(iter(models), None),
             error_style=spec.get("error_style", "openai"),
             models=models,

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ValidationError
+from ..errors import Interrupted, ValidationError
 from ..records.log import to_dataframe
 from ..scoring.score import Scorer
 from ..session import Session, get_session
@@ -103,7 +103,7 @@ def compare(
         while not job.join(0.02):
             scoring.check_finished(state)
             view.refresh()
-    except BaseException:  # a kernel interrupt (or a display failure): stop every run
+    except BaseException as exc:  # a kernel interrupt (or a display failure): stop every run
         job.cancel()
         try:
             job.join(CANCEL_TIMEOUT_S)
@@ -113,6 +113,8 @@ def compare(
                 scoring.check_finished(state)
                 scoring.store()
                 view.refresh(force=True)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+            raise _interrupted(runs, state) from None
         raise
     wall = time.perf_counter() - started
     state.close()
@@ -136,6 +138,19 @@ def compare(
     }
     view.finish(frame)
     return frame
+
+
+def _interrupted(runs: list[Run], state: GridState) -> Interrupted:
+    """The one line an interrupted comparison ends with; its runs are the ``result``."""
+    statuses = [cell.status for cell in state.cells]
+    stopped = statuses.count("interrupted")
+    finished = sum(s in ("ok", "error", "skipped") for s in statuses)
+    message = (f"stopped: {finished} of {len(runs)} runs had finished, {stopped} recorded "
+               "as interrupted")
+    not_run = len(runs) - finished - stopped
+    if not_run:
+        message += f", {not_run} not started"
+    return Interrupted(message, result=result_frame(runs, state))
 
 
 class Unseen:

@@ -9,10 +9,10 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
-from ..errors import ConfigError, ValidationError
+from ..errors import ConfigError, Interrupted, ValidationError
 from ..params import think_value
 from .interpolate import interpolate
-from .magic_line import parse_line
+from .magic_line import parse_line, plain_help
 
 
 def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
@@ -37,6 +37,7 @@ def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
 class CompareMagics(Magics):
     """``%%gemma_compare``: one prompt across providers × models × settings, side by side."""
 
+    @plain_help
     @magic_arguments()
     @argument("-p", "--providers", help="comma-separated providers (default: the session's)")
     @argument("-m", "--models", help="comma-separated model ids; PROVIDER=ID pins one to a "
@@ -143,6 +144,10 @@ class CompareMagics(Magics):
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None
+        except Interrupted as stop:  # -o still gets the runs that finished or were stopped
+            if args.output and stop.result is not None:
+                self.shell.user_ns[args.output] = stop.result
+            raise
         if args.output:
             self.shell.user_ns[args.output] = frame
 

@@ -73,6 +73,7 @@ class NotebookRenderer:
         self._thoughts_dirty = False
         self.status_handle = None
         self._status_shown = False
+        self._stale = False  # the answer's handle still shows a cleared status line
         self.updates = 0
         self._last = 0.0
         self._dirty = False
@@ -85,10 +86,15 @@ class NotebookRenderer:
         self.updates += 1
         self._last = time.perf_counter()
         self._dirty = False
+        self._stale = False
 
     def _status(self, data: dict[str, Any] | None) -> None:
         """A transient line (loading, retrying) until text arrives; None clears it."""
         self._status_shown = data is not None
+        if data is None and self.handle is None:  # the answer takes the line's place:
+            self.handle, self.status_handle = self.status_handle, None  # no empty output
+            self._stale = True
+            return
         data = data or {"text/plain": ""}
         if self.status_handle is None:
             self.status_handle = self._display(data, raw=True, display_id=True)
@@ -136,14 +142,18 @@ class NotebookRenderer:
             self._status(None)
         if self._thoughts_dirty:
             self._show_thinking()
-        empty = empty_after_thinking(record) if error is None else None
-        if empty and self.handle is None:  # say why there is no answer, not an empty success
-            self._display(_line(empty, "#b26b00"), raw=True)
-        else:
-            self._show(bundle("".join(self.parts), self.fmt))
-        if error is not None:
-            self._display(_line(str(error), "#c00"), raw=True)
-        self._display(_line(footer_text(record), "#888"), raw=True)
+        lines = [_line(str(error), "#c00")] if error is not None else []
+        lines.append(_line(footer_text(record), "#888"))
+        text = "".join(self.parts)
+        empty = empty_after_thinking(record) if error is None and not text else None
+        if empty:  # say why there is no answer, not an empty success
+            lines.insert(0, _line(empty, "#b26b00"))
+        if text or (self.handle is not None and not self._stale and not empty):
+            self._show(bundle(text, self.fmt))
+        elif self.handle is not None:  # no answer: the status line's place takes the next line
+            self.handle.update(lines.pop(0), raw=True)
+        for line in lines:
+            self._display(line, raw=True)
 
 
 class PrintRenderer:

@@ -31,9 +31,19 @@ def billed_disagrees(computed: float | None, billed: float | None) -> bool:
     return abs(billed - computed) > max(0.01 * max(abs(billed), abs(computed)), 1e-12)
 
 
+def _stopped(record: Record) -> str | None:
+    """Why generation ended: the model finished, or max_tokens cut it."""
+    if record.status != "ok":
+        return None
+    if record.finish_reason == "length":
+        return f"cut at max_tokens {record.max_tokens}" if record.max_tokens else "cut at max_tokens"
+    return {"stop": "end of answer", "tool_calls": "tool call"}.get(record.finish_reason or "")
+
+
 def footer_text(record: Record) -> str:
-    """E.g. ``local · gemma-3-270m · 9 → 64 tokens · TTFT 0.04 s · 85.1 tok/s · $0``; a
-    thinking model's ``9 → 80 tokens (40 thinking)`` counts its reasoning tokens apart."""
+    """E.g. ``local · gemma-3-270m · 9 → 64 tokens · cut at max_tokens 64 · TTFT 0.04 s ·
+    85.1 tok/s · $0``; a thinking model's ``9 → 80 tokens (40 thinking)`` counts its
+    reasoning tokens apart."""
     parts = [record.provider, record.model]
     if record.prompt_tokens is not None or record.completion_tokens is not None:
         tokens = f"{record.prompt_tokens or 0} → {record.completion_tokens or 0} tokens"
@@ -42,6 +52,9 @@ def footer_text(record: Record) -> str:
         if record.usage_source and record.usage_source != "provider":
             tokens += f" ({record.usage_source})"
         parts.append(tokens)
+    why = _stopped(record)
+    if why:
+        parts.append(why)
     ttft = _num(record.ttft_s, ".2f")
     if ttft:
         parts.append(f"TTFT {ttft} s")

@@ -28,12 +28,16 @@ from ..comparisons.gridstate import (
 )
 from ..frontend import in_notebook
 from ..safe_text import NO_MATH, model_text_html
+from .chart import chart_image
 from .display import MAX_UPDATES_PER_S
 from .grid_header import header_text
-from .verdicts import PlainText, chart_image, verdict_html, verdict_text
+from .verdicts import PlainText, verdict_html, verdict_text
 
 #: More cells than this do not fit one screen: show a progress bar and the cells in flight.
 SCREEN_CELLS = 24
+#: Up to this many runs every card is drawn once the comparison ends (the in-flight window
+#: is for while it runs); beyond it the end keeps the window and says what it hides.
+FINAL_CELLS_MAX = 120
 #: Largest comparison whose answers are shown side by side at the end.
 SIDE_BY_SIDE_MAX_ROWS = 60
 TICK_S = 0.02
@@ -143,6 +147,10 @@ def grid_html(state: GridState, *, window: int | None = None) -> str:
         body = "".join(_cell_html(c, now, True) for c in cells)
         grid = ('<div class="gmc-grid" style="grid-template-columns:'
                 f' repeat(auto-fill, minmax(16em, 1fr))">{body}</div>')
+        if len(cells) < len(state.cells):  # never hide cards silently
+            notes += (f'<div class="gmc-note">showing {len(cells)} of {len(state.cells)} '
+                      "runs: those in flight, the latest finished, the next queued (every run is in "
+                      "the DataFrame compare() returns)</div>")
     else:
         variants = state.variants
         heads = "".join(f'<div class="gmc-head">{html.escape(v)}</div>' for v in variants)
@@ -165,6 +173,7 @@ def _window(state: GridState, size: int) -> list[Cell]:
     ended = sorted((c for c in state.cells if c.ended_at is not None),
                    key=lambda c: c.ended_at, reverse=True)
     chosen = running[:size] + ended[: max(0, size - len(running))]
+    chosen += [c for c in state.cells if c.status == QUEUED][: size - len(chosen)]  # the start
     return sorted(chosen, key=lambda c: c.index)
 
 
@@ -208,6 +217,7 @@ class HandleSurface:
         self._display = display
         self.handle = None
         self.bar = None
+        self.bar_handle = None
         if progress_max is not None:
             try:
                 import ipywidgets
@@ -218,7 +228,7 @@ class HandleSurface:
                     value=0, min=0, max=progress_max, description="runs",
                     bar_style="info", layout=ipywidgets.Layout(width="60%"),
                 )
-                display(self.bar)
+                self.bar_handle = display(self.bar, display_id=True)
 
     def show(self, bundle: dict[str, Any]) -> None:
         if self.handle is None:
@@ -239,6 +249,14 @@ class HandleSurface:
 
     def append(self, obj: Any) -> None:
         self._display(obj)
+
+    def settle(self) -> None:
+        """The comparison ended: the bar's output becomes static (a saved notebook reopened
+        without its kernel would show "model not found" for a widget), the widget closes."""
+        if self.bar is not None:
+            self.bar_handle.update({"text/plain": ""}, raw=True)
+            self.bar.close()
+            self.bar = None
 
 
 class OutputSurface:
@@ -292,8 +310,12 @@ class LiveGrid:
         if not self.budget.take(force):
             return
         self._drawn = state.version
-        self.surface.show({"text/html": grid_html(state, window=self.window),
+        ended = state.ended_at is not None
+        window = None if ended and len(state.cells) <= FINAL_CELLS_MAX else self.window
+        self.surface.show({"text/html": grid_html(state, window=window),
                            "text/plain": grid_text(state)})
+        if ended and hasattr(self.surface, "settle"):
+            self.surface.settle()
 
     def finish(self, frame: Any) -> None:
         """Final draw, then the side-by-side table, the summary and a chart."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..catalog.models import RANGED_PARAMS, ModelInfo
 from ..errors import ConfigError
@@ -14,21 +15,29 @@ def _price(value: float) -> str:
     return "unknown" if math.isnan(value) else f"{value:g}"
 
 
+def provider_status(config: Any, info: Any) -> tuple[bool | None, str, str]:
+    """``(ready, word, how)``: credentials found, and for a server run on this machine
+    (ollama, llama.cpp, vLLM) whether it listens; ready None when not checked."""
+    from ..providers.servers import server_status
+
+    ready, how = config.credentials_found(info)
+    server = server_status(config, info) if ready else None
+    if server is not None:
+        ready, how = server
+        return ready, {True: "ready", False: "not running", None: "not checked"}[ready], how
+    return ready, "ready" if ready else "missing", how
+
+
 def providers_table(session: Session) -> Table:
-    """Every provider with whether its credentials were found (never the secret itself)."""
+    """Every provider with whether its credentials were found (never the secret itself)
+    and, for a local server, whether it is running."""
     config = session.config
     rows = []
     for info in config.catalog:
-        ready, how = config.credentials_found(info)
-        rows.append([
-            info.name,
-            info.kind,
-            info.default_model or "",
-            "ready" if ready else "missing",
-            how,
-            info.description,
-        ])
-    return Table(["provider", "wire format", "default model", "credentials", "how", "about"],
+        _, word, how = provider_status(config, info)
+        rows.append([info.name, info.kind, info.default_model or "", word, how,
+                     info.description])
+    return Table(["provider", "wire format", "default model", "status", "how", "about"],
                  rows, title=f"default provider: {session.default_provider()}")
 
 
@@ -89,9 +98,65 @@ def models(provider: str | None = None, live: bool = False,
                   "live price", "differs"], rows, title=title)
 
 
-def config_table(session: Session) -> Table:
-    """The session defaults the next %%gemma cell uses."""
-    rows = [["provider", session.default_provider()], ["model", session.model or "(provider default)"]]
-    rows += [[k, v] for k, v in session.params.explicit().items()]
-    rows += [["log", session.db_path], ["config file", str(session.config.path)]]
-    return Table(["setting", "value"], rows, title="session defaults")
+def _provider_source(session: Session) -> str:
+    if session.provider:
+        return "session setting (%config GemmaMagics.default_provider, the panel)"
+    value, source = session.config.lookup("GEMMA_MAGICS_PROVIDER")
+    if value is not None:
+        return source
+    if session.config.file.get("settings", {}).get("provider"):
+        return f"config file {session.config.path} ([settings] provider)"
+    return "built-in default"
+
+
+def config_table(session: Session, magics: Any = None) -> Table:
+    """Exactly what the next ``%%gemma`` cell without flags sends, and where each value
+    comes from: a session setting (``%config GemmaMagics.*``, the panel), the config file
+    or environment, or the model's documented default; "not sent" leaves it to the
+    provider. ``magics`` (the GemmaMagics instance) adds its format and streaming."""
+    from ..errors import GemmaError
+    from ..params import resolve
+
+    catalog = session.config.catalog
+    name = session.default_provider()
+    rows = [["provider", name, _provider_source(session)]]
+    try:
+        info = catalog.provider(name)
+        model = info.model(session.model)
+    except GemmaError as exc:
+        rows.append(["model", session.model or "", f"error: {exc}"])
+        return Table(["setting", "next cell sends", "from"], rows, title=CONFIG_TITLE)
+    rows.append(["model", model.id, "session setting" if session.model
+                 else f"{name}'s default model (catalog)"])
+    given = session.params.explicit()
+    try:
+        effective = resolve(session.params, model)[0].as_dict()
+    except GemmaError as exc:  # a session value out of this model's range
+        effective = {**session.params.as_dict(), "_error": str(exc)}
+    where = f"{name} {model.id}"
+    for param in RANGED_PARAMS:
+        value = effective.get(param)
+        if param in given:
+            source = "session setting"
+        elif value is not None:
+            source = f"model default ({where})"
+        else:
+            value = "not sent"
+            source = "random" if param == "seed" else "the provider's own default"
+        if param in model.unsupported:
+            source += f"; ignored by {name}"
+        rows.append([param, value, source])
+    for param in ("system", "stop"):
+        if given.get(param) is not None:
+            rows.append([param, given[param], "session setting"])
+    if "_error" in effective:
+        rows.append(["error", effective["_error"], "the next cell fails before sending"])
+    if magics is not None:
+        rows.append(["format", magics.format, "%config GemmaMagics.format"])
+        rows.append(["stream", magics.stream, "%config GemmaMagics.stream"])
+    rows += [["log", session.db_path, "where the record goes"],
+             ["config file", str(session.config.path), ""]]
+    return Table(["setting", "next cell sends", "from"], rows, title=CONFIG_TITLE)
+
+
+CONFIG_TITLE = "what the next %%gemma cell sends (its own flags still win)"

@@ -99,8 +99,9 @@ def compare(
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
     Every run is recorded in the log (see :func:`gemma_magics.history`). On a kernel
-    interrupt all runs stop, the partial ones are recorded as ``interrupted``, and the
-    interrupt propagates.
+    interrupt all runs stop, the partial ones are recorded as ``interrupted``, and
+    :class:`gemma_magics.Interrupted` (a KeyboardInterrupt, shown as one line) is raised;
+    its ``result`` is the DataFrame of the runs that finished or were stopped.
 
     The DataFrame has the columns of :func:`~gemma_magics.history` (``variant`` labels the
     provider/model/settings combination); ``df.attrs["compare"]`` holds the wall time and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,4 +23,25 @@ def parse_line(magic_func: Any, line: str, help_name: str) -> Any:
     try:
         return magic_func.parser.parse_args(argv)
     except UsageError as exc:
-        raise UsageError(f"{exc} (see {help_name}? for the flags)") from None
+        raise UsageError(f"{exc}{_did_you_mean(magic_func.parser, argv)} "
+                         f"(see {help_name}? for the flags)") from None
+
+
+def plain_help(func: Any) -> Any:
+    """Above ``@magic_arguments()``: the help as plain text. ``%%gemma?`` shows the
+    docstring raw, so reST markup (````name````, ``::`` blocks) would show as such."""
+    doc = re.sub(r"^::\n", "Usage:\n", func.__doc__ or "")
+    func.__doc__ = re.sub(r"::\n", ":\n", doc.replace("``", ""))
+    return func
+
+
+def _did_you_mean(parser: Any, argv: list[str]) -> str:
+    """``; did you mean --temperature?`` for each misspelt flag on the line."""
+    flags = [o for action in parser._actions for o in action.option_strings]
+    hints = []
+    for word in argv:
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and name not in flags:
+            close = difflib.get_close_matches(name, flags, n=1, cutoff=0.7)
+            hints += close
+    return f"; did you mean {', '.join(hints)}?" if hints else ""

@@ -10,10 +10,10 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
-from ..errors import ConfigError, GemmaError, ValidationError
+from ..errors import ConfigError, GemmaError, Interrupted, ValidationError
 from ..session import get_session
 from .interpolate import interpolate
-from .magic_line import parse_line
+from .magic_line import parse_line, plain_help
 
 SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
 _PARAM_FLAGS = (
@@ -24,6 +24,18 @@ _PARAM_FLAGS = (
 
 def _usage(exc: GemmaError) -> UsageError:
     return UsageError(str(exc))
+
+
+def stopped(completion: Any) -> Interrupted:
+    """The stop button's one quiet line (in place of a traceback through llama.cpp or
+    httpx); the cell still ends in error, so Run All stops there."""
+    if completion is None:
+        return Interrupted("stopped before the call started; nothing recorded")
+    record = completion.record
+    tokens = record.completion_tokens
+    amount = f"{tokens} token{'' if tokens == 1 else 's'}" if tokens is not None else (
+        f"{len(completion.text)} characters")
+    return Interrupted(f"stopped after {amount}; recorded as interrupted", result=completion)
 
 
 @magics_class
@@ -79,6 +91,7 @@ class GemmaMagics(Magics):
         cache.set_default(get_session(), change["new"])
 
     # ------------------------------------------------------------------------------------
+    @plain_help
     @magic_arguments()
     @argument("command", nargs="*", help="line mode: providers | models [PROVIDER] | history [N]"
               " | reset | config | panel")
@@ -163,14 +176,14 @@ class GemmaMagics(Magics):
 
         Line mode: ``%gemma providers`` (credentials found?), ``%gemma models [PROVIDER]``,
         ``%gemma history [N]``, ``%gemma reset`` (session defaults back to the models'
-        defaults), ``%gemma config`` (current defaults), ``%gemma panel`` (sliders),
+        defaults), ``%gemma config`` (what the next cell sends, and from where), ``%gemma panel`` (sliders),
         ``%gemma chat list|show [NAME]|reset [NAME]|save NAME [FILE]|load NAME [FILE]``,
         ``%gemma chat replay NAME -p PROVIDER [-m MODEL]`` (the chat's user turns sent to
         another provider, kept as NAME@PROVIDER), ``%gemma cache`` (status),
         ``%gemma cache clear`` (earlier answers no longer served; history keeps them).
         """
         __tracebackhide__ = True
-        args = parse_line(self.gemma, line, "%gemma")
+        args = parse_line(self.gemma, line, "%%gemma")
         if cell is None:
             return self._line_command(args)
         if args.command:
@@ -178,7 +191,13 @@ class GemmaMagics(Magics):
                 f"unexpected words on the %%gemma line: {' '.join(args.command)!r} "
                 "(put the prompt in the cell body, and quote flag values with spaces)"
             )
-        return self._run_cell(args, cell)
+        try:
+            return self._run_cell(args, cell)
+        except KeyboardInterrupt as exc:  # e.g. in a --run-tools tool: one line here too
+            if isinstance(exc, Interrupted):
+                raise
+            raise Interrupted("stopped; every call made so far is recorded (one cut short "
+                              "as interrupted)") from None
 
     def _run_cell(self, args: Any, cell: str):
         __tracebackhide__ = True
@@ -212,6 +231,8 @@ class GemmaMagics(Magics):
         completion = None
         try:
             completion = self._render(call, fmt)
+        except KeyboardInterrupt:
+            raise stopped(call.completion) from None
         finally:
             if chat is not None:
                 chat.commit(prompt, call.completion)
@@ -332,7 +353,7 @@ class GemmaMagics(Magics):
                 display(listing.models(rest[0] if rest else None, live=args.live,
                                        session=session))
             elif command == "config":
-                display(listing.config_table(session))
+                display(listing.config_table(session, self))
             elif command == "reset":
                 session.reset_defaults()
                 print("session defaults reset: provider, model and settings are the models' own")

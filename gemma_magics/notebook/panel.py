@@ -22,6 +22,8 @@ from ..safe_text import NO_MATH
 from ..session import Session, get_session
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
+from .listing import provider_status
+from .seed_box import seed_box, typed_seed
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
 FALLBACK = {"max_tokens": 256, "temperature": 1.0, "top_p": 1.0, "top_k": 40, "seed": 0,
@@ -110,8 +112,11 @@ class Panel:
         self.checks = w.Text(description="checks", style=wide, layout=w.Layout(width="420px"),
                              placeholder="e.g. icontains:Paris, max-chars:200")
         self.stats = w.HTML()
-        self.output = w.Output(layout=w.Layout(border="1px solid #ddd", min_height="3em",
-                                               padding="4px"))
+        # bounded and scrolling: a long answer must not make the panel 1000 px taller
+        box = {"border": "1px solid #ddd", "min_height": "3em", "max_height": "24em",
+               "overflow": "auto", "padding": "4px"}
+        self.output = w.Output(layout=w.Layout(**box))  # Run's answer
+        self.compare_output = w.Output(layout=w.Layout(**box, display="none"))  # Compare's
         self._apply_model(info)
         self._wire()
         self.widget = w.VBox([
@@ -126,6 +131,7 @@ class Panel:
             self.checks,
             self.stats,
             self.output,
+            self.compare_output,
         ])
 
     # -- building -----------------------------------------------------------------------
@@ -133,13 +139,13 @@ class Panel:
         config = self.session.config
         options = []
         for info in config.catalog:
-            ready, how = config.credentials_found(info)
-            options.append((f"{info.name} — {'ready' if ready else how}", info.name))
+            _, word, how = provider_status(config, info)  # "not running": a server to start
+            options.append((f"{info.name} — {how if word == 'missing' else word}", info.name))
         return options
 
     def _ready_providers(self) -> list[str]:
         config = self.session.config
-        return [i.name for i in config.catalog if config.credentials_found(i)[0]]
+        return [i.name for i in config.catalog if provider_status(config, i)[0] is not False]
 
     def _model_options(self, provider: str) -> list[str]:
         info = self.session.config.catalog.provider(provider)
@@ -158,6 +164,9 @@ class Panel:
         w = self._w
         lo, hi = _bounds(name, info.range(name))
         label = name.replace("_", " ")
+        if name == "seed":
+            return seed_box(lo, hi, description=label, style=style,
+                             layout=w.Layout(width="280px"))
         if name in TEXT_BOXES:
             return w.BoundedIntText(min=lo, max=hi, value=lo, description=label, style=style,
                                     layout=w.Layout(width="280px"))
@@ -208,7 +217,9 @@ class Panel:
             for name, control in self.controls.items():
                 allowed = info.range(name)
                 lo, hi = _bounds(name, allowed)
-                with control.hold_trait_notifications():
+                # one message to the browser: a range that excludes the old value, sent
+                # alone, makes its widget clamp and send that back as if the user chose it
+                with control.hold_sync(), control.hold_trait_notifications():
                     control.max = max(hi, control.min)
                     control.min = lo
                     control.max = hi
@@ -219,7 +230,11 @@ class Panel:
                     else:
                         value = _clamp(allowed.default if allowed.default is not None
                                        else FALLBACK[name], lo, hi)
-                    control.value = int(value) if name in INTEGER_PARAMS else float(value)
+                    if name == "seed":  # empty, "random", unless a seed applies
+                        random = name not in self.explicit and allowed.default is None
+                        control.value = "" if random else str(int(value))
+                    else:
+                        control.value = int(value) if name in INTEGER_PARAMS else float(value)
                 self._mark(name, allowed)
             # only a model with a thinking switch takes one: elsewhere the toggle is off
             self.think.disabled = not think_switch(info)
@@ -273,9 +288,25 @@ class Panel:
     def _param_changed(self, name: str, change: dict[str, Any]) -> None:
         if self._syncing:
             return
-        self.explicit.add(name)
+        value = change["new"]
+        if name == "seed":
+            value = self._typed_seed(change)
+            if value is False:
+                return
+        (self.explicit.discard if value is None else self.explicit.add)(name)
         self._mark(name, self.model_info.range(name))
-        self._set_defaults(**{name: change["new"]})
+        self._set_defaults(**{name: value})
+
+    def _typed_seed(self, change: dict[str, Any]) -> int | None | bool:
+        """The seed typed: an int, None (emptied: random), or False when refused (the box
+        goes back, the stats line says why)."""
+        box = self.controls["seed"]
+        try:
+            return typed_seed(change["new"], box.min, box.max)
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            self._apply_model(self.model_info)  # the box shows the seed in force again
+            return False
 
     def _system_changed(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -351,8 +382,8 @@ class Panel:
         return completion
 
     def compare(self, _button: Any = None) -> Any:
-        """Run the prompt on every ticked provider at once, live, into the output; returns
-        the DataFrame (also in :attr:`last`)."""
+        """Run the prompt on every ticked provider at once, live, into :attr:`compare_output`;
+        returns the DataFrame (also in :attr:`last`)."""
         from .live_compare import compare
 
         prompt = self.prompt.value.strip("\n")
@@ -363,13 +394,14 @@ class Panel:
         budget = self._budget()
         if budget is False:
             return None
-        self.output.outputs = ()
+        self.compare_output.outputs = ()
+        self.compare_output.layout.display = None
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         try:
             checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
             frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.output, checks=checks, budget=budget,
+                            display=self.compare_output, checks=checks, budget=budget,
                             budget_unknown="allow" if self.budget_allow_unknown.value
                             else "refuse")
         except GemmaError as exc:
@@ -419,7 +451,8 @@ class Panel:
         for child in (*self.controls.values(), *self.markers.values(), self.provider, self.model,
                       self.system, self.prompt, self.run_button, self.compare_button,
                       self.reset_button, self.compare_with, self.budget,
-                      self.budget_allow_unknown, self.checks, self.stats, self.output):
+                      self.budget_allow_unknown, self.checks, self.stats, self.output,
+                      self.compare_output):
             child.close()
         for box in self.widget.children:
             box.close()

@@ -5,8 +5,6 @@ summary lines, and the charts as images."""
 from __future__ import annotations
 
 import html
-import io
-from typing import Any
 
 from ..comparisons.gridstate import Cell
 from ..safe_text import NO_MATH
@@ -47,30 +45,3 @@ class PlainText:
 
     def _repr_html_(self) -> str:
         return f'<pre class="{NO_MATH}">{html.escape(self.text)}</pre>'
-
-
-def chart_image(frame: Any, metric: str | None = None) -> Any:
-    """The default chart (or ``metric``'s) as a PNG image (None without matplotlib or with
-    nothing to plot)."""
-    from ..comparisons import views
-
-    if metric is None:
-        metric = "tokens_per_s" if frame["tokens_per_s"].notna().any() else "latency_s"
-        if not frame[metric].notna().any():
-            return None
-    try:
-        fig = views.plot(frame, metric=metric)
-    except ImportError:
-        return None
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    _close(fig)
-    return Image(data=buffer.getvalue(), format="png")
-
-
-def _close(fig: Any) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)

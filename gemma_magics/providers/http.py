@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from ..config import Endpoint, scrub
-from ..errors import APIError, AuthenticationError
+from ..config import Config, Endpoint, scrub
+from ..errors import APIConnectionError, APIError, AuthenticationError
 from ..events import Event, Finish, TextDelta
 from .base import Provider, Request
 from .transport import Transport, TransportSettings
@@ -88,6 +88,10 @@ class HttpProvider(Provider):
                 err.fix = f"check the API key from {key.source}"
             elif self.info.api_key_env:
                 err.fix = f"this endpoint wants a key: set {' or '.join(self.info.api_key_env)}"
+        elif self.info.server and type(err) is APIConnectionError:  # nothing listens there
+            variable = Config.base_url_variable(self.info)
+            err.fix = (f"start the server ({self.info.server}), or set {variable} to where "
+                       "it runs")
         return err
 
 

@@ -71,6 +71,11 @@ def load_model(path: str):
                 n_threads_batch=os.cpu_count() or 1,
                 verbose=False,
             )
+            # one token through every layer now, in the "loading model…" step: the first
+            # evaluation pages the mmap'd weights in (from disk when the page cache is
+            # cold), a one-time cost that would otherwise land in the first call's TTFT
+            _loaded[path].eval([_loaded[path].token_bos()])
+            fresh_context(_loaded[path])
         atexit.register(_loaded[path].close)
     return _loaded[path]
 
@@ -145,6 +150,8 @@ class LocalProvider(Provider):
 
     def stream(self, request: Request) -> Iterator[Event]:
         self._check(request)
+        if not local_model.is_assembled():
+            yield Notice("assembling the bundled model file (once per machine, ~250 MB)…")
         path = str(local_model.model_path())
         if not is_loaded(path):
             yield Notice(f"loading model {request.model.id}…")

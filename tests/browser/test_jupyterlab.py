@@ -419,6 +419,8 @@ def test_panel_renders_widgets_and_run_streams(page, lab):  # browser first: a s
     assert int(re.search(r"→ (\d+) tokens", footer).group(1)) <= 32, footer
     frames = growing([s.strip() for s in samples])
     print(f"\npanel Run: output grew over {len(frames)} frames; stats: {footer!r}")
+    page.set_viewport_size({"width": 1280, "height": 1800})  # the panel, Run and Compare
+    panel.scroll_into_view_if_needed()  # outputs included: taller than the default window
     shoot(panel, "panel.png", "panel.png")
 
     check = nb.cell("pan-12")  # the record of the Run click is in the log
