@@ -167,16 +167,17 @@ def test_compare_with_checks_shows_the_quality_line(session, monkeypatch):
     assert "too few prompts to tell aimlapi from openai" in p.stats.value
 
 
-def test_seed_box_reads_random_not_zero_until_a_seed_is_typed(session, cloudflare_creds):
-    """Issue 18 item 6: a number box showed 0 (1 on Workers AI) beside "random"."""
+def test_seed_box_reads_random_not_zero_until_a_seed_is_typed(session, monkeypatch):
+    """Issue 18 item 6: a number box showed 0 (1 on AIML API) beside "random"."""
+    monkeypatch.setenv("AIMLAPI_API_KEY", "k")
     p = panel()
     seed = p.controls["seed"]
     assert seed.value == "" and seed.placeholder == "random" and marker(p, "seed") == "random"
-    p.provider.value = "cloudflare"  # seeds from 1 here: still empty, not "1"
+    p.provider.value = "aimlapi"  # seeds from 1 here: still empty, not "1"
     assert seed.value == "" and (seed.min, marker(p, "seed")) == (1, "random")
     seed.value = "7"  # typed
     assert session.params.seed == 7 and marker(p, "seed") == "set"
-    seed.value = "0"  # below Workers AI's range: refused, the box goes back
+    seed.value = "0"  # below AIML API's range: refused, the box goes back
     assert seed.value == "7" and session.params.seed == 7 and "from 1 to" in p.stats.value
     seed.value = "seven"
     assert seed.value == "7" and "whole number" in p.stats.value
