@@ -36,6 +36,8 @@ _LAZY = {
     "Chat": "workflows.chat",
     "replay": "workflows.chat",
     "run_tools": "workflows.tool_loop",
+    "verify": "notebook.live_verify",
+    "report": "verification.report",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

@@ -50,6 +50,9 @@ class Settings:
     cf_openai_chunks: Workers AI native URL streams OpenAI-shaped chunks instead.
     require_auth / api_key: demand ``Authorization: Bearer <non-empty>``; if api_key is set the
       token must equal it (it is never echoed).
+    answer_book / answer_seed / degrade: answer known questions from a book, as a host or a
+      degraded host would (see ``answer_book.py``); degrade is the chance (0..1) that an
+      answer is damaged, or ``{path fragment: chance}`` to degrade some routes only.
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
       OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models.
     """
@@ -72,6 +75,9 @@ class Settings:
     cloudflare_models: list[str] = field(default_factory=lambda: list(CLOUDFLARE_MODELS))
     dataoorts_models: list[str] = field(default_factory=lambda: list(DATAOORTS_MODELS))
     openai_models: list[str] = field(default_factory=lambda: list(OPENAI_MODELS))
+    answer_book: dict[str, Any] | None = None
+    answer_seed: int = 0
+    degrade: float | dict[str, float] = 0.0
 
     def __post_init__(self) -> None:
         self.check()
@@ -90,6 +96,9 @@ class Settings:
             raise ValueError("latencies must be >= 0")
         if self.answer_tokens < 0:
             raise ValueError("answer_tokens must be >= 0")
+        levels = self.degrade.values() if isinstance(self.degrade, dict) else [self.degrade]
+        if not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in levels):
+            raise ValueError("degrade must be between 0 and 1 (or {path fragment: level})")
 
     def updated(self, **changes: Any) -> Settings:
         """A checked copy with ``changes`` applied; unknown names raise ValueError."""
