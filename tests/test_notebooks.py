@@ -218,11 +218,24 @@ def check_structured(nb) -> None:
     assert "cached" in outputs_text(cells["smm-32"])
 
 
+def check_verify(nb) -> None:
+    text = emulator_announced(nb)
+    cells = by_id(nb)
+    verdicts = outputs_text(cells["vh-06"])
+    assert "openrouter: different — accuracy −" in verdicts, verdicts[-800:]
+    assert "aimlapi: indistinguishable from the reference at this sample size" in verdicts
+    assert "never that a host serves the same model" in verdicts
+    assert "mcnemar_p" in outputs_text(cells["vh-08"])
+    assert "verify.html: " in outputs_text(cells["vh-10"])
+    assert "aimlapi:" in outputs_text(cells["vh-12"]) and "aimlapi:" in text
+
+
 CHECKS = {
     "quickstart": check_quickstart,
     "compare_providers": check_compare,
     "parameter_panel": check_panel,
     "structured_and_multimodal": check_structured,
+    "verify_hosts": check_verify,
 }
 
 

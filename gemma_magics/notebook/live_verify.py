@@ -62,5 +62,18 @@ def verify(
 
     return run.verify(model, hosts, reference, repeats, prompts, checks, grid, concurrency,
                       per_provider, resume, needle, alpha, seed,
-                      view=lambda state: make_view(state, display), session=session,
+                      view=lambda state: GridOnly(make_view(state, display)), session=session,
                       **params)
+
+
+class GridOnly:
+    """A comparison view without its closing tables: a host check shows its verdicts."""
+
+    def __init__(self, view: Any):
+        self.view = view
+
+    def refresh(self, force: bool = False) -> None:
+        self.view.refresh(force)
+
+    def finish(self, frame: Any) -> None:
+        self.view.refresh(force=True)
