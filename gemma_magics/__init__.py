@@ -2,7 +2,8 @@
 
 ``%load_ext gemma_magics`` registers ``%%gemma``, ``%gemma`` and ``%%gemma_compare``.
 From Python: :func:`generate`, :func:`stream`, :func:`history`, :func:`compare`,
-:func:`panel`, :class:`Chat`, :func:`replay`, :func:`run_tools`. Importing this package is
+:func:`panel`, :class:`Chat`, :func:`replay`, :func:`run_tools`; scoring answers:
+:func:`score`, :class:`Check`, :class:`Judge`, :func:`rate`, :func:`agreement`. Importing this package is
 light: pandas, ipywidgets and llama.cpp load only when a feature needs them.
 """
 
@@ -38,6 +39,11 @@ _LAZY = {
     "run_tools": "workflows.tool_loop",
     "verify": "notebook.live_verify",
     "report": "verification.report",
+    "score": "scoring.score",
+    "Check": "scoring.checks",
+    "Judge": "scoring.judges",
+    "rate": "notebook.rater",
+    "agreement": "scoring.summary",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

@@ -320,6 +320,16 @@ def generate(prompt: str, provider: str | None = None, model: str | None = None,
     return completion
 
 
-def history(session: Session | None = None) -> pd.DataFrame:
-    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first."""
-    return (session or get_session()).log.dataframe()
+def history(session: Session | None = None, *, scores: bool = True) -> pd.DataFrame:
+    """Every recorded call (this and earlier sessions) as a DataFrame, oldest first.
+
+    With ``scores`` (the default) the verdicts of checks, judges and human ratings given to
+    those calls (:func:`gemma_magics.score`, :func:`gemma_magics.rate`) are joined in: a
+    ``pass[SCORER]`` column per scorer, then ``passed`` and ``score`` overall."""
+    from .records import scores as score_table
+
+    log = (session or get_session()).log
+    frame = log.dataframe()
+    if not scores:
+        return frame
+    return score_table.join(frame, score_table.scores_of(log).scores())

@@ -126,7 +126,7 @@ def test_notebooks_are_committed_without_outputs():
 def test_every_expected_notebook_exists():
     names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
     assert {"quickstart.ipynb", "compare_providers.ipynb", "parameter_panel.ipynb",
-            "structured_and_multimodal.ipynb"} <= names
+            "structured_and_multimodal.ipynb", "evaluate.ipynb"} <= names
 
 
 @pytest.mark.slow
@@ -230,7 +230,27 @@ def check_verify(nb) -> None:
     assert "aimlapi:" in outputs_text(cells["vh-12"]) and "aimlapi:" in text
 
 
+def check_evaluate(nb) -> None:
+    text = emulator_announced(nb)
+    cells = by_id(nb)
+    grid = outputs_text(cells["ev-08"])
+    assert "36/36 done" in grid and "pass rate [95 % CI]" in grid, grid[-800:]
+    assert "✓ pass" in grid or "✗ fail" in grid, "the grid showed no verdicts"
+    table = outputs_text(cells["ev-12"])
+    assert "pass_rate" in table and "pass_low" in table and "p_value" in table
+    assert "baseline" in outputs_text(cells["ev-13"])
+    assert "judge calls recorded" in outputs_text(cells["ev-17"])
+    assert "36 of 36 answers rated" in outputs_text(cells["ev-22"])
+    assert "Krippendorff's alpha" in outputs_text(cells["ev-24"])
+    calls = re.search(r"calls in the log: (\d+) before, (\d+) after", text)
+    assert calls and calls.group(1) == calls.group(2), "re-scoring must not regenerate"
+    widgets = [o for o in cells["ev-21"].outputs
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widgets, "the rater was not displayed as a widget"
+
+
 CHECKS = {
+    "evaluate": check_evaluate,
     "quickstart": check_quickstart,
     "compare_providers": check_compare,
     "parameter_panel": check_panel,

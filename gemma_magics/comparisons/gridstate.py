@@ -44,6 +44,8 @@ class Cell:
     sent_at: float | None = None
     first_at: float | None = None
     ended_at: float | None = None
+    #: (passed, score 0-1, reasons) once scored; passed None: no verdict (a failed judgment)
+    verdict: tuple[bool | None, float | None, str] | None = None
 
     @property
     def text(self) -> str:

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..records.log import to_dataframe
+from ..scoring.score import Scorer
 from ..session import Session, get_session
 from .gridstate import Cell, GridState
+from .live_scoring import LiveScoring, expected_per_prompt
 from .plan import Run, mark_finished, plan
 from .scheduler import BackgroundJob, Scheduler
 
@@ -43,20 +45,33 @@ def compare(
     resume: bool = False,
     view: Callable[[GridState], Any] | None = None,
     session: Session | None = None,
+    *,
+    checks: Any = None,
+    expected: Any = None,
+    judge: Any = None,
+    judge_provider: str | None = None,
+    judge_model: str | None = None,
+    pairwise: bool = False,
+    baseline: str | None = None,
+    functions: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
     run every combination, feeding ``view(state)`` (a live grid, progress lines, or nothing
-    when ``view`` is None) while they stream; returns one row per run."""
+    when ``view`` is None) while they stream, scoring each run as it finishes; returns one
+    row per run."""
     session = session or get_session()
     _check_limits(concurrency, per_provider)
+    scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
+                    pairwise=pairwise, functions=functions)
     runs = plan(prompts, providers, models, grid, repeats, params, session)
+    scoring = LiveScoring(scorer, runs, expected_per_prompt(expected, runs), session, baseline)
     unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
     if unknown:
         raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
                               fix="use the provider names given in providers")
     skipped = _resume(runs, session) if resume else 0
-    state = GridState([_cell(run) for run in runs], _notices(runs))
+    state = GridState([_cell(run) for run in runs], _notices(runs) + scorer.notices)
     for run in runs:
         if run.skipped:
             state.cells[run.index].skip(run.previous)
@@ -67,6 +82,7 @@ def compare(
     try:
         job.start()
         while not job.join(0.02):
+            scoring.check_finished(state)
             view.refresh()
     except BaseException:  # a kernel interrupt (or a display failure): stop every run
         job.cancel()
@@ -75,13 +91,21 @@ def compare(
         finally:
             state.close()
             with contextlib.suppress(Exception):
+                scoring.check_finished(state)
+                scoring.store()
                 view.refresh(force=True)
         raise
     wall = time.perf_counter() - started
     state.close()
     if job.error is not None:
         raise job.error
-    frame = result_frame(runs, state)
+    try:
+        scoring.check_finished(state)
+        scoring.judge_all(state, view.refresh)
+    finally:
+        scoring.store()  # an interrupted judging keeps the verdicts given
+    frame = scoring.joined(result_frame(runs, state), state) if scorer else \
+        result_frame(runs, state)
     frame.attrs["compare"] = {
         "wall_s": wall,
         "runs": len(runs),

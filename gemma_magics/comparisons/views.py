@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog.models import RANGED_PARAMS
 from ..safe_text import NO_MATH, escape, model_text_html
+from . import quality as q
 from .plan import format_value, short_model
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
                 cells.append(_answer(hit.iloc[0], max_chars) if len(hit) else "")
             if any(cells):
                 rows[(label, f"run {run}")] = cells
+    quality = q.quality_table(frame, variants, q.baseline_of(df))
+    if quality is not None:
+        rows.update(q.side_by_side_rows(quality, variants))
     ok = frame[frame["status"] == "ok"]
     metric_rows = []
     for metric in METRICS:
@@ -140,7 +144,7 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     table.index = pd.MultiIndex.from_tuples(table.index, names=["prompt", ""])
-    answer_rows = [k for k in rows if k[0] != "median"]
+    answer_rows = [k for k in rows if k[0] not in ("median", "scores")]
     styler = table.style
     if answer_rows:
         styler = styler.set_properties(
@@ -211,7 +215,7 @@ def _answer(row: Any, max_chars: int | None) -> str:
     if row["status"] != "ok":
         problem = row["error"] if isinstance(row["error"], str) else row["status"]
         text = f"[{row['status']}] {problem}" + (f"\n{text}" if text else "")
-    return text
+    return q.answer_mark(row) + text
 
 
 def _formatter(metric: str):
@@ -247,15 +251,29 @@ def _best(row: pd.Series, higher: bool) -> list[str]:
 # -- summary ------------------------------------------------------------------------------------
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
+def summary(df: pd.DataFrame, *, baseline: str | None = None) -> pd.DataFrame:
     """One row per variant: runs, successes, errors, then the median and interquartile range
     (``_iqr``) of ttft_s, latency_s, tokens_per_s, completion_tokens and cost_usd over its
     successful runs, and ``cost_per_1k_calls`` (mean cost × 1,000; NaN when a price is
-    unknown)."""
-    import pandas as pd
+    unknown).
 
+    A scored frame (``compare(checks=...)``, :func:`gemma_magics.score`) adds the quality
+    columns: ``pass_rate`` with its Wilson 95 % interval (``pass_low``, ``pass_high``),
+    ``score_mean`` with a bootstrap interval, and against ``baseline`` (default the first
+    variant) on the same prompts: ``delta`` in pass rate with its interval, the exact
+    McNemar ``p_value``, and a ``verdict`` in words, which says so when the sample is too
+    small to tell the variants apart; across repeats, ``pass_hat_k`` and ``flaky_prompts``.
+    """
     _check(df)
     frame, variants = _ordered(df)
+    table = _metric_summary(frame, variants)
+    quality = q.quality_table(frame, variants, baseline or q.baseline_of(df))
+    return table if quality is None else table.join(quality)
+
+
+def _metric_summary(frame: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for variant in variants:
         mine = frame[frame["_variant"] == variant]
@@ -288,9 +306,22 @@ def styled_summary(df: pd.DataFrame) -> Styler:
     table = summary(df)
     formats = {c: "{:.6f}" if c.startswith("cost") else "{:.3f}" for c in table.columns
                if c.endswith(("_median", "_iqr", "_calls"))}
+    caption = "Per variant: median and interquartile range (iqr) of successful runs"
+    if "pass_rate" in table.columns:
+        table = table.copy()
+        table["flaky_prompts"] = table["flaky_prompts"].map(len)
+        formats.update(q.SUMMARY_FORMATS)
+        caption += "; pass rate with its 95 % interval, Δ and p against the baseline"
     styler = table.style.format(escape="html", na_rep="n/a").format(formats, na_rep="n/a")
-    return _untrusted(styler).set_caption(
-        "Per variant: median and interquartile range (iqr) of successful runs")
+    return _untrusted(styler).set_caption(caption)
+
+
+def quality_line(df: pd.DataFrame) -> str:
+    """The quality summary in plain sentences ('' for an unscored frame): each variant's
+    pass rate with its interval, and whether it differs from the baseline."""
+    _check(df)
+    frame, variants = _ordered(df)
+    return q.quality_line(df, frame, variants)
 
 
 # -- chart -----------------------------------------------------------------------------------
@@ -298,15 +329,16 @@ def styled_summary(df: pd.DataFrame) -> Styler:
 
 def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> Figure:
     """A chart of ``metric`` per variant: every successful run as a dot, the median as a
-    bar across it, the interquartile range as a band. Returns the matplotlib Figure
+    bar across it, the interquartile range as a band. ``metric="pass_rate"`` (a scored
+    frame) draws each pass rate with its 95 % Wilson interval. Returns the matplotlib Figure
     (drawn on ``ax`` when given). matplotlib is imported only here."""
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
 
     _check(df)
-    if metric not in df.columns:
-        raise ValueError(f"no column {metric!r}; try one of: {', '.join(LABELS)}")
+    if metric not in df.columns and metric != "pass_rate":
+        raise ValueError(f"no column {metric!r}; try one of: {', '.join(LABELS)}, pass_rate")
     frame, variants = _ordered(df)
     ok = frame[frame["status"] == "ok"]
     if ax is None:
@@ -314,6 +346,9 @@ def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> F
         plt.close(fig)  # returned, not also shown by the inline backend
     else:
         fig = ax.figure
+    if metric == "pass_rate":
+        q.plot_pass_rate(frame, variants, ax, q.baseline_of(df))
+        return _finish_axes(fig, ax, variants, "pass rate")
     rng = np.random.default_rng(0)
     for i, variant in enumerate(variants):
         values = pd.to_numeric(ok.loc[ok["_variant"] == variant, metric], errors="coerce")
@@ -327,11 +362,15 @@ def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> F
         ax.vlines(median, i - 0.3, i + 0.3, color="#1a73e8", linewidth=2)
         ax.scatter(values, i + rng.uniform(-0.12, 0.12, len(values)), s=14, color="#202124",
                    zorder=3)
+    ax.set_xlabel(LABELS.get(metric, metric))
+    return _finish_axes(fig, ax, variants, LABELS.get(metric, metric))
+
+
+def _finish_axes(fig: Figure, ax: Any, variants: list[str], title: str) -> Figure:
     ax.set_yticks(range(len(variants)))
     ax.set_yticklabels(variants, fontsize=8)
     ax.set_ylim(len(variants) - 0.5, -0.5)
-    ax.set_xlabel(LABELS.get(metric, metric))
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{LABELS.get(metric, metric)} by variant", fontsize=10)
+    ax.set_title(f"{title} by variant", fontsize=10)
     fig.tight_layout()
     return fig

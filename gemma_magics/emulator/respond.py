@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from . import control, routes
+from . import control, judge, routes
 from .answer_book import book_answer
 from .faults import Fault
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
@@ -61,6 +61,8 @@ def plan(req: ChatRequest, settings: Settings) -> routes.Outcome:
                                   scripted_tokens(settings.text, settings.answer_tokens))
         text = obj if isinstance(obj, str) else json.dumps(obj)
         return routes.Outcome(Generation(split_tokens(text)), json_obj=obj, is_json=True)
+    if settings.text is None and judge.is_judge_prompt(req.prompt):
+        return routes.Outcome(Generation(split_tokens(judge.verdict(req.prompt))))
     if settings.text_source == "local":
         from .local import local_generation
 

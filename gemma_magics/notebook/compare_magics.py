@@ -54,6 +54,16 @@ class CompareMagics(Magics):
     @argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at once")
     @argument("--prompts", metavar="NAME", help="a list or pandas Series of prompts in the "
               "notebook namespace, sent instead of the cell")
+    @argument("--check", action="append", metavar="CHECK", help="score each answer, e.g. "
+              "'icontains:{expected}', 'max-chars:200', 'not-icontains:sorry' (repeatable)")
+    @argument("--expected", metavar="NAME", help="a list or Series of reference answers "
+              "(one per prompt) in the notebook namespace, for {expected} and the judge")
+    @argument("--judge", metavar="RUBRIC", help="a model grades each answer by RUBRIC "
+              "(after the checks, on the runs they passed)")
+    @argument("--judge-provider", metavar="P", help="who grades (default: the session's)")
+    @argument("--judge-model", metavar="M", help="the judge's model")
+    @argument("--pairwise", action="store_true", help="judge each answer against the "
+              "baseline variant's (the first) answer to the same prompt")
     @argument("-o", "--output", metavar="NAME", help="store the result DataFrame in NAME")
     @argument("--resume", action="store_true", help="skip runs already finished in the log")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
@@ -72,6 +82,13 @@ class CompareMagics(Magics):
         When all runs end, the answers appear side by side with a summary per variant
         (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
         keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).
+        Scoring: ``--check`` (repeatable) scores each answer as it finishes, ✓/✗ in its
+        cell; ``--expected NAME`` gives the reference answers; ``--judge RUBRIC`` (with
+        ``--judge-provider``/``--judge-model``, ``--pairwise``) has a model grade them; the
+        summary then adds each variant's pass rate with its 95 % interval and the
+        difference from the first variant with its p-value::
+
+            %%gemma_compare -p local,cloudflare --prompts qs --expected answers --check "icontains:{expected}"
         ``{name}`` in the cell is replaced by that variable's value. Python:
         ``gemma_magics.compare()``.
         """
@@ -94,16 +111,34 @@ class CompareMagics(Magics):
         for flag in ("repeat", "concurrency"):
             if getattr(args, flag) < 1:
                 raise UsageError(f"--{flag} must be at least 1")
+        scoring = self._scoring(args)
         try:
             frame = compare(
                 prompts, providers=args.providers, models=args.models,
                 repeats=args.repeat, concurrency=args.concurrency, resume=args.resume,
-                display=not args.quiet, **settings,
+                display=not args.quiet, **scoring, **settings,
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None
         if args.output:
             self.shell.user_ns[args.output] = frame
+
+    def _scoring(self, args: Any) -> dict[str, Any]:
+        """``--check``/``--expected``/``--judge*`` as compare()'s keywords."""
+        out: dict[str, Any] = {}
+        if args.check:
+            out["checks"] = list(args.check)
+            out["functions"] = self.shell.user_ns
+        if args.expected:
+            if args.expected not in self.shell.user_ns:
+                raise UsageError(f"--expected {args.expected}: no such variable in the notebook")
+            out["expected"] = self.shell.user_ns[args.expected]
+        if args.judge:
+            out.update(judge=args.judge, judge_provider=args.judge_provider,
+                       judge_model=args.judge_model, pairwise=args.pairwise)
+        elif args.judge_provider or args.judge_model or args.pairwise:
+            raise UsageError("--judge-provider, --judge-model and --pairwise need --judge RUBRIC")
+        return out
 
     def _prompts(self, args: Any, cell: str) -> Any:
         if args.prompts:

@@ -10,7 +10,6 @@ per-variant summary and a chart follow.
 from __future__ import annotations
 
 import html
-import io
 import sys
 import time
 from typing import Any
@@ -29,6 +28,7 @@ from ..comparisons.gridstate import (
 from ..frontend import in_notebook
 from ..safe_text import NO_MATH, model_text_html
 from .display import MAX_UPDATES_PER_S
+from .verdicts import PlainText, chart_image, verdict_html, verdict_text
 
 #: More cells than this do not fit one screen: show a progress bar and the cells in flight.
 SCREEN_CELLS = 24
@@ -57,6 +57,7 @@ _CSS = """
   font-family: var(--jp-content-font-family, sans-serif); font-size: 13px}
 .gmc-err {color: #c5221f; font-size: 11px; white-space: pre-wrap}
 .gmc-v {font-weight: 600; font-size: 11px; overflow-wrap: anywhere}
+.gmc-verdict {font-weight: 600; cursor: help}
 """
 
 
@@ -115,8 +116,11 @@ def _cell_html(cell: Cell, now: float, with_variant: bool) -> str:
     return (
         f'<div class="gmc-cell" style="border-left-color:{color}">{head}'
         f'<div class="gmc-tick" style="color:{color}">{html.escape(ticker_text(cell, now))}'
-        f'</div>{note}{model_text_html(cell.text, cls="gmc-text", style="")}{error}</div>'
+        f'{verdict_html(cell)}</div>{note}'
+        f'{model_text_html(cell.text, cls="gmc-text", style="")}{error}</div>'
     )
+
+
 
 
 MAX_TABLE_COLUMNS = 4  # wider than this, 16em columns overflow a JupyterLab page
@@ -165,7 +169,9 @@ def grid_text(state: GridState) -> str:
     lines = [progress_text(state)]
     for cell in state.cells:
         if cell.status in (RUNNING, OK, ERROR, INTERRUPTED, SKIPPED):
-            lines.append(f"[{cell.variant} · run {cell.repeat + 1}] {ticker_text(cell)}")
+            verdict = verdict_text(cell)
+            lines.append(f"[{cell.variant} · run {cell.repeat + 1}] {ticker_text(cell)}"
+                         + (f" · {verdict}" if verdict else ""))
     return "\n".join(lines)
 
 
@@ -295,34 +301,16 @@ class LiveGrid:
         if len(frame) <= SIDE_BY_SIDE_MAX_ROWS:
             self.surface.append(views.side_by_side(frame))
         self.surface.append(views.styled_summary(frame))
+        line = views.quality_line(frame)
+        if line:
+            self.surface.append(PlainText(line))
         image = chart_image(frame)
         if image is not None:
             self.surface.append(image)
-
-
-def chart_image(frame: Any) -> Any:
-    """The default chart as a PNG image (None without matplotlib or with nothing to plot)."""
-    from ..comparisons import views
-
-    metric = "tokens_per_s" if frame["tokens_per_s"].notna().any() else "latency_s"
-    if not frame[metric].notna().any():
-        return None
-    try:
-        fig = views.plot(frame, metric=metric)
-    except ImportError:
-        return None
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    _close(fig)
-    return Image(data=buffer.getvalue(), format="png")
-
-
-def _close(fig: Any) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+        if line:
+            image = chart_image(frame, "pass_rate")
+            if image is not None:
+                self.surface.append(image)
 
 
 class TerminalGrid:
@@ -366,6 +354,9 @@ class TerminalGrid:
         from ..comparisons import views
 
         print(views.summary(frame).to_string(), file=self.out, flush=True)
+        line = views.quality_line(frame)
+        if line:
+            print(line, file=self.out, flush=True)
 
 
 class NoGrid:

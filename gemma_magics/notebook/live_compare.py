@@ -28,6 +28,15 @@ def compare(
     resume: bool = False,
     display: Any = True,
     session: Session | None = None,
+    *,
+    checks: Any = None,
+    expected: Any = None,
+    judge: Any = None,
+    judge_provider: str | None = None,
+    judge_model: str | None = None,
+    pairwise: bool = False,
+    baseline: str | None = None,
+    functions: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -52,6 +61,18 @@ def compare(
     display: True draws the live grid here (progress lines outside a notebook), then the
         side-by-side table, the summary and a chart; False draws nothing; an
         ``ipywidgets.Output`` draws into it.
+    checks: how each answer is scored as soon as it finishes, e.g.
+        ``["icontains:{expected}", "max-chars:300", "not-icontains:sorry", my_function]``
+        (see :mod:`gemma_magics.scoring.checks`); the grid marks each cell ✓/✗ (the reasons
+        on hover).
+    expected: a reference answer per prompt (a list or DataFrame column aligned with
+        ``prompts``, or a mapping prompt → answer), used by ``{expected}`` and the judge.
+    judge: a rubric (``"correct and concise"``), a :class:`gemma_magics.Judge` or a list of
+        them (a majority vote), graded by ``judge_provider``/``judge_model`` after the checks,
+        on the runs they passed. ``pairwise=True`` grades each answer against the
+        ``baseline`` variant's answer to the same prompt (default: the first variant).
+    functions: names for ``python:NAME`` and ``json-schema:NAME`` checks (default: the
+        notebook's variables).
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
@@ -61,10 +82,15 @@ def compare(
 
     The DataFrame has the columns of :func:`~gemma_magics.history` (``variant`` labels the
     provider/model/settings combination); ``df.attrs["compare"]`` holds the wall time and
-    each run's queue and finish times.
+    each run's queue and finish times. Scored comparisons add a ``pass[CHECK]`` column per
+    check and judge, ``passed``, ``score`` and ``expected``; the scores are kept in the log
+    (``history()`` joins them), and :func:`~gemma_magics.summary` gives each variant's pass
+    rate with its 95 % interval, the difference from the baseline and its p-value.
     """
     from .grid import make_view
 
     return run.compare(
         prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
-        view=lambda state: make_view(state, display), session=session, **params)
+        view=lambda state: make_view(state, display), session=session, checks=checks,
+        expected=expected, judge=judge, judge_provider=judge_provider, judge_model=judge_model,
+        pairwise=pairwise, baseline=baseline, functions=functions, **params)

@@ -1,25 +1,21 @@
-"""Judge-free checks of one answer, in the compact text form of the scoring issue:
-``number:391``, ``equals:TEXT``, ``icontains:TEXT``, ``contains:TEXT``, ``regex:PATTERN``,
-``json-schema`` (the probe's schema), ``tool:NAME`` (a call of NAME with the probe's
-arguments); ``not-`` negates any of them.
-
-A private stand-in for ``gemma_magics.scoring.checks`` (issue 15, built in parallel): when
-that lands, :func:`run_check` should delegate to it for the shared forms.
+"""Judge-free checks of one probe's answer: every check text of
+:mod:`gemma_magics.scoring.checks` (``number:391``, ``icontains:paris``, ``regex:^YES$``,
+``equals:``, ``max-chars:``...), plus two that need the probe: ``json-schema`` without a
+name (the probe's own schema; also reports whether the answer was JSON at all) and
+``tool:NAME`` (a call of NAME whose arguments parse, match the tool's schema and equal the
+probe's expected arguments). ``not-`` negates any of them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ValidationError
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
-FORMS = ("number", "equals", "icontains", "contains", "regex", "json-schema", "tool")
 
 
 @dataclass
@@ -29,16 +25,6 @@ class Outcome:
 
     passed: bool
     valid: bool | None = None
-
-
-def first_number(text: str) -> float | None:
-    match = _NUMBER.search(text or "")
-    if match is None:
-        return None
-    try:
-        return float(match.group().replace(",", ""))
-    except ValueError:
-        return None
 
 
 def parse_json(text: str) -> Any:
@@ -88,24 +74,18 @@ def tool_calls_of(value: Any) -> list[dict[str, Any]]:
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
 
 
-def run_check(check: str, answer: str, tool_calls: Any = None, probe: Any = None) -> Outcome:
-    """Apply one check text to an answer (and the tool calls that came with it)."""
+def run_check(check: str, answer: str, tool_calls: Any = None, probe: Any = None,
+              row: Any = None) -> Outcome:
+    """Apply one check text to an answer (and the tool calls that came with it).
+
+    ``json-schema`` (no name: the probe's schema) and ``tool:NAME`` are the verifier's own;
+    every other form is :class:`gemma_magics.scoring.checks.Check` (a ``None`` verdict, a
+    check that could not decide, counts as a failure)."""
     negate = check.startswith("not-")
     form, _, arg = check[4 if negate else 0:].partition(":")
     text = answer or ""
     valid: bool | None = None
-    if form == "number":
-        got, want = first_number(text), first_number(arg)
-        passed = got is not None and want is not None and math.isclose(got, want, abs_tol=1e-9)
-    elif form == "equals":
-        passed = text.strip() == arg.strip()
-    elif form == "icontains":
-        passed = arg.lower() in text.lower()
-    elif form == "contains":
-        passed = arg in text
-    elif form == "regex":
-        passed = re.search(arg, text) is not None
-    elif form == "json-schema":
+    if form == "json-schema" and not arg:
         try:
             value = parse_json(text)
             valid = True
@@ -116,18 +96,20 @@ def run_check(check: str, answer: str, tool_calls: Any = None, probe: Any = None
         result = _tool_outcome(arg, tool_calls_of(tool_calls), probe)
         passed, valid = result.passed, result.valid
     else:
-        raise ValidationError(f"unknown check {check!r}", fix=f"use one of: {', '.join(FORMS)}")
+        return Outcome(bool(_scoring_check(check)(text, row or {}).passed))
     return Outcome(passed != negate, valid)
 
 
+@functools.lru_cache(maxsize=256)
+def _scoring_check(check: str) -> Any:
+    from ..scoring.checks import Check
+
+    return Check(check)
+
+
 def check_text(check: str) -> str:
-    """Validate a check's form before anything runs; returns it."""
-    form = check.removeprefix("not-").partition(":")[0]
-    if form not in FORMS:
-        raise ValidationError(f"unknown check {check!r}", fix=f"use one of: {', '.join(FORMS)}")
-    if form == "regex":
-        try:
-            re.compile(check.partition(":")[2])
-        except re.error as exc:
-            raise ValidationError(f"check {check!r} is not a valid regex: {exc}") from None
+    """Validate a check before anything runs (one clear error); returns it."""
+    form, _, arg = check.removeprefix("not-").partition(":")
+    if not (form == "tool" or (form == "json-schema" and not arg)):
+        _scoring_check(check)
     return check

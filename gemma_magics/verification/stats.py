@@ -3,8 +3,9 @@ pass/fail, the MMD two-sample test of answer texts with a permutation p-value, a
 smallest gap a sample can detect.
 
 scipy and numpy are imported inside the functions (importing the package stays light).
-Private stand-ins for ``gemma_magics.scoring.stats`` (issue 15, built in parallel): the
-Wilson and McNemar functions should delegate to it once it lands.
+The Wilson interval and the exact McNemar p-value are scoring's
+(:mod:`gemma_magics.scoring.stats`); the paired interval here is the closed-form one, so a
+host check needs no bootstrap.
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ PERMUTATIONS = 1000
 
 
 def wilson(passed: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a pass rate (nan, nan when n is 0)."""
-    if n == 0:
-        return math.nan, math.nan
-    from scipy.stats import binomtest
+    """Wilson score interval of a pass rate (nan, nan when n is 0): scoring's."""
+    from ..scoring.stats import wilson_interval
 
-    ci = binomtest(passed, n).proportion_ci(confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+    return wilson_interval(passed, n, confidence)
 
 
 @dataclass
@@ -50,9 +48,9 @@ def mcnemar(host: Sequence[bool], reference: Sequence[bool]) -> Paired:
     c = sum(1 for h, r in zip(host, reference) if r and not h)
     if n == 0:
         return Paired(0, 0, 0, math.nan, math.nan, math.nan)
-    from scipy.stats import binomtest
+    from ..scoring.stats import exact_mcnemar_p
 
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    p = exact_mcnemar_p(b, c)
     diff = (b - c) / n
     var = max((b + c) / n - diff * diff, 0.0) / n
     return Paired(n, b, c, diff, 1.96 * math.sqrt(var), min(p, 1.0))
