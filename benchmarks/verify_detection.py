@@ -32,7 +32,7 @@ def detection(level: float, seeds: int, repeats: int) -> float:
             os.environ["GEMMA_MAGICS_OPENAI_BASE_URL"] = emu.base_url + "/v1"
             os.environ["GEMMA_MAGICS_VLLM_BASE_URL"] = emu.base_url + "/vllm/v1"
             session = Session(config=Config(), db_path=":memory:")
-            result = verify("google/gemma-3-12b-it", ["openai", "vllm"], repeats=repeats,
+            result = verify("google/gemma-4-26b-a4b-it", ["openai", "vllm"], repeats=repeats,
                             seed=seed, session=session)
             hits += result.host("vllm").different
             session.log.close()

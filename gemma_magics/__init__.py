@@ -44,6 +44,7 @@ _LAZY = {
     "Judge": "scoring.judges",
     "rate": "notebook.rater",
     "agreement": "scoring.summary",
+    "models": "notebook.listing",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

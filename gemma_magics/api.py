@@ -27,6 +27,9 @@ from .session import Session, get_session
 if TYPE_CHECKING:
     import pandas as pd
 
+UNCATALOGUED_NOTICE = ("{model} is not in the catalog of {provider}: sent as given, with the "
+                       "provider's ranges and an unknown price (see %gemma models {provider} "
+                       "--live)")
 PRETRAINED_NOTICE = (
     "{model} is a pretrained (not instruction-tuned) model: it continues your text rather "
     "than following instructions. Point GEMMA_MAGICS_LOCAL_MODEL at an instruction-tuned "
@@ -91,6 +94,7 @@ def prepare(
     if model is None and session.model and name == session.default_provider():
         model = session.model
     model_info = info.model(model)
+    capabilities.check_served(model_info)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
     effective, warnings = resolve(given.merged_over(session.params), model_info)
     check_seed(effective, info.kind, f"{name} {model_info.id}")
@@ -116,6 +120,9 @@ def prepare(
         chat=chat,
     )
     notices = [Notice(w, "warning") for w in warnings]
+    if not model_info.known and session.once(f"uncatalogued:{name}:{model_info.id}"):
+        notices.append(Notice(UNCATALOGUED_NOTICE.format(model=model_info.id, provider=name),
+                              "warning"))
     if not model_info.instruction_tuned and not raw and session.once(f"pretrained:{name}"):
         notices.append(Notice(PRETRAINED_NOTICE.format(model=model_info.id), "warning"))
     settings = effective.as_dict()

@@ -90,14 +90,15 @@ def resolve(params: Params, model: ModelInfo) -> tuple[Params, list[str]]:
             values[name] = allowed.default
             continue
         number = _coerce(name, value)
+        values[name] = number
+        if name in model.unsupported:  # dropped from the body: its range does not matter
+            warnings.append(f"{name} is not honoured by {where}; it will be ignored")
+            continue
         if not allowed.contains(number):
             raise ValidationError(
                 f"{name}={value} is out of range for {where}",
                 fix=f"allowed {allowed.describe()}",
             )
-        values[name] = number
-        if name in model.unsupported:
-            warnings.append(f"{name} is not honoured by {model.provider}; it will be ignored")
     if values["stop"] is not None:
         values["stop"] = tuple(str(s) for s in values["stop"])
     if values["system"] is not None and not model.supports("system"):

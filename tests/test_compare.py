@@ -236,7 +236,7 @@ def test_prompts_from_a_dataframe_column_and_models_per_provider(session, emu):
     assert set(df.loc[df.provider == "openai", "model"]) == {"m-small", "m-large"}
     assert set(df["variant"]) == {"openai · m-small", "openai · m-large", "aimlapi"}
     sent = {r.body["model"] for r in chat_requests(emu)}
-    assert {"m-small", "m-large", "google/gemma-3-12b-it"} == sent
+    assert {"m-small", "m-large", "google/gemma-4-31b-it"} == sent  # aimlapi's default
 
 
 def test_terminal_progress_lines(session, emu, capsys):

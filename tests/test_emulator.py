@@ -26,7 +26,8 @@ from gemma_magics.emulator.text import DEFAULT_PARAGRAPH
 
 KEY = "sk-test-SECRET-KEY-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-CF_MODEL = "@cf/google/gemma-3-12b-it"
+CF_MODEL = "@cf/google/gemma-3-12b-it"  # retired, but its schema still tells the old shapes
+GEMMA_4 = "@cf/google/gemma-4-26b-a4b-it"
 CHAT = [{"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Say hello to me"}]
 PROMPT_WORDS = 6  # words in CHAT
@@ -141,10 +142,17 @@ def test_cloudflare_unknown_model_is_5007(emu, client):
 @pytest.mark.parametrize("field,value,model", [
     ("top_k", 0, CF_MODEL), ("top_k", 51, CF_MODEL), ("top_k", 2.5, CF_MODEL),
     ("temperature", 5.01, CF_MODEL), ("temperature", -0.1, CF_MODEL),
-    ("top_p", 2.5, CF_MODEL), ("top_p", 1.5, "@hf/google/gemma-7b-it"),
+    ("top_p", 2.5, CF_MODEL), ("top_p", 2.5, "@hf/google/gemma-7b-it"),
     ("seed", 0, CF_MODEL), ("repetition_penalty", 2.1, CF_MODEL),
-    ("frequency_penalty", -1, CF_MODEL), ("max_tokens", 0, CF_MODEL),
+    ("frequency_penalty", -1, CF_MODEL), ("frequency_penalty", -1, "@hf/google/gemma-7b-it"),
     ("temperature", "hot", CF_MODEL), ("stream", "yes", CF_MODEL),
+    # Gemma 4's published ranges, and fields its schema does not have
+    ("temperature", 2.1, GEMMA_4), ("top_p", 1.01, GEMMA_4), ("presence_penalty", -2.1, GEMMA_4),
+    ("top_k", 5, GEMMA_4), ("repetition_penalty", 1.1, GEMMA_4), ("raw", True, GEMMA_4),
+    ("lora", "x", GEMMA_4), ("guided_json", {"type": "object"}, GEMMA_4),
+    # fields the older models' prompt branch lacks
+    ("response_format", {"type": "json_object"}, CF_MODEL), ("tools", [], CF_MODEL),
+    ("lora", "x", CF_MODEL),
 ])
 def test_cloudflare_out_of_range_is_5006(emu, client, field, value, model):
     r = client.post(cf_run(emu, model), json={"prompt": "hi", field: value})
@@ -159,19 +167,26 @@ def test_cloudflare_edge_values_accepted(emu, client):
             "frequency_penalty": 2, "presence_penalty": 0, "repetition_penalty": 0}
     assert client.post(cf_run(emu), json=body).status_code == 200
     r = client.post(cf_run(emu, "@hf/google/gemma-7b-it"),
-                    json={"prompt": "hi", "frequency_penalty": -2, "top_p": 1})
+                    json={"prompt": "hi", "frequency_penalty": 0, "top_p": 2})  # as published
+    assert r.status_code == 200
+    r = client.post(cf_run(emu, GEMMA_4), json={
+        "prompt": "hi", "temperature": 2, "top_p": 1, "seed": 0, "frequency_penalty": -2,
+        "presence_penalty": 2, "max_completion_tokens": 3, "stop": ["a", "b", "c", "d"]})
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"prompt": "a", "messages": CHAT},
-    {"messages": [{"role": "robot", "content": "x"}]},
-    {"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]},
+@pytest.mark.parametrize("body,model", [
+    ({}, CF_MODEL),
+    ({"prompt": "a", "messages": CHAT}, CF_MODEL),
+    ({"messages": [{"role": "robot", "content": "x"}]}, GEMMA_4),
+    ({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]}, CF_MODEL),
+    ({"messages": [{"role": "tool", "name": "f", "tool_call_id": "c", "content": "1"}]}, GEMMA_4),
+    ({"messages": CHAT, "tools": [{"name": "f", "parameters": {}}]}, GEMMA_4),  # flat tool
+    ({"messages": CHAT, "stop": ["a", "b", "c", "d", "e"]}, GEMMA_4),
 ])
-def test_cloudflare_bad_bodies_are_5006(emu, client, body):
-    r = client.post(cf_run(emu), json=body)
+def test_cloudflare_bad_bodies_are_5006(emu, client, body, model):
+    r = client.post(cf_run(emu, model), json=body)
     assert r.status_code == 400 and r.json()["errors"][0]["code"] == 5006
 
 
@@ -188,7 +203,7 @@ def test_cloudflare_json_mode_answers_whole_object(emu, client):
                                                "age": {"type": "integer"}}}
     body = {"prompt": "json please", "stream": True,
             "response_format": {"type": "json_schema", "json_schema": schema}}
-    r = client.post(cf_run(emu), json=body)
+    r = client.post(cf_run(emu, "@cf/google/gemma-2b-it-lora"), json=body)
     assert r.headers["content-type"].startswith("application/json")
     response = r.json()["result"]["response"]
     assert isinstance(response, dict) and isinstance(response["name"], str)
@@ -201,12 +216,44 @@ def test_cloudflare_json_mode_answers_whole_object(emu, client):
 def test_cloudflare_tool_calls(emu, client):
     calls = [{"name": "get_weather", "arguments": {"city": "Paris"}}]
     emu.set_text(tool_calls=calls)
-    tools = [{"name": "get_weather", "description": "weather",
-              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
-    r = client.post(cf_run(emu), json={"prompt": "weather?", "tools": tools})
+    tools = [{"name": "get_weather", "description": "weather", "parameters": {  # as published:
+        "type": "object", "properties": {"city": {"type": "string", "description": "city"}}}}]
+    r = client.post(cf_run(emu), json={"messages": [{"role": "user", "content": "weather?"}],
+                                       "tools": tools})
     assert r.json()["result"]["tool_calls"] == calls
     r = client.post(cf_run(emu), json={"prompt": "weather?", "max_tokens": 1})
     assert r.json()["result"]["tool_calls"] == [] and r.json()["result"]["response"] == WORDS[0]
+
+
+def test_gemma_4_on_ai_run_answers_a_chat_completion_in_the_envelope(emu, client):
+    r = client.post(cf_run(emu, GEMMA_4), json={"messages": CHAT, "max_completion_tokens": 3})
+    body = r.json()
+    assert r.status_code == 200 and body["success"] is True and body["errors"] == []
+    completion = body["result"]
+    assert completion["object"] == "chat.completion"
+    assert completion["choices"][0]["message"]["content"] == "".join(WORDS[:3])
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert completion["usage"]["completion_tokens"] == 3
+
+
+def test_gemma_4_on_ai_run_streams_chunks_with_usage_when_asked(emu, client):
+    frames = sse_data(client, cf_run(emu, GEMMA_4), {
+        "prompt": "hi", "stream": True, "max_completion_tokens": 2,
+        "stream_options": {"include_usage": True}})
+    assert frames[-1] == "[DONE]"
+    chunks = frames[:-1]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "".join(WORDS[:2])
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 2
+
+
+def test_gemma_4_schema_violation_names_the_key(emu, client):
+    r = client.post(cf_run(emu, GEMMA_4), json={"prompt": "hi", "top_k": 5})
+    err = r.json()["errors"][0]
+    assert r.status_code == 400 and err["code"] == 5006
+    assert err["message"] == ("AiError: Bad input: Error: In property '/', Additional "
+                              "properties are not allowed ('top_k' was unexpected)")
 
 
 # --- Cloudflare OpenAI-compatible route ------------------------------------------------

@@ -102,13 +102,14 @@ def test_records_keep_a_hash_not_the_bytes(emu, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(("provider", "model"), [
-    ("local", None), ("cloudflare", "@hf/google/gemma-7b-it"), ("dataoorts", None)])
+    ("local", None), ("cloudflare", "@cf/google/gemma-7b-it-lora"), ("dataoorts", None)])
 def test_text_only_backends_refuse_before_sending(hosted, emu, provider, model):
     with pytest.raises(errors.CapabilityError) as info:
         gm.generate("What colour?", provider, model, session=hosted, images=[PNG])
     text = str(info.value)
     assert "is text-only: it does not accept images (images work on: cloudflare -m " \
-           "@cf/google/gemma-3-12b-it, cloudflare-openai, aimlapi, openai, openrouter" in text
+           "@cf/google/gemma-4-26b-a4b-it, cloudflare-openai, aimlapi -m google/gemma-4-31b-it, " \
+           "openai, openrouter, ollama -m gemma4:e4b" in text
     assert emu.requests == [] and len(hosted.log) == 0
 
 

@@ -55,7 +55,9 @@ def test_providers_lists_credentials_without_secrets(ip, capsys, monkeypatch):
 def test_models_lists_catalog(ip, capsys):
     run(ip, "%gemma models cloudflare")
     out = capsys.readouterr().out
-    assert "@cf/google/gemma-3-12b-it" in out and "0.35" in out and "top_k 1–50" in out
+    assert "@cf/google/gemma-4-26b-a4b-it" in out and "0.1" in out and "temperature 0–2" in out
+    assert "retired 2026-05-30, use @cf/google/gemma-4-26b-a4b-it" in out  # still listed
+    assert "not taken: raw, repetition_penalty, top_k" in out
 
 
 def test_config_traitlets_become_session_defaults(ip, session, caplog):

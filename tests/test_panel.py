@@ -43,17 +43,18 @@ def test_controls_take_each_models_range_and_default(session, cloudflare_creds):
     assert marker(p, "seed") == "random"
 
     p.provider.value = "cloudflare"
-    assert p.model.value == "@cf/google/gemma-3-12b-it"
-    assert "@hf/google/gemma-7b-it" in p.model.options
+    assert p.model.value == "@cf/google/gemma-4-26b-a4b-it"
+    assert "@hf/google/gemma-7b-it" not in p.model.options  # retired models are not offered
+    r = ranges(p)
+    assert r["temperature"] == (0, 2) and r["top_p"] == (0, 1)
+    assert r["frequency_penalty"] == (-2, 2) and r["seed"][0] == 0
+    assert (session.provider, session.model) == ("cloudflare", "@cf/google/gemma-4-26b-a4b-it")
+
+    p.model.value = "@cf/google/gemma-2b-it-lora"
     r = ranges(p)
     assert r["temperature"] == (0, 5) and r["top_k"] == (1, 50) and r["top_p"] == (0, 2)
     assert r["frequency_penalty"] == (0, 2) and r["seed"][0] == 1
-    assert (session.provider, session.model) == ("cloudflare", "@cf/google/gemma-3-12b-it")
-
-    p.model.value = "@hf/google/gemma-7b-it"
-    r = ranges(p)
-    assert r["top_p"] == (0.001, 1) and r["frequency_penalty"] == (-2, 2)
-    assert session.model == "@hf/google/gemma-7b-it"
+    assert session.model == "@cf/google/gemma-2b-it-lora"
     assert session.params.explicit() == {}  # switching models sets no sampling value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -16,7 +17,8 @@ pytest_plugins = ["conftest_providers"]
 from emulated import ACCOUNT, last_body  # noqa: E402
 
 ANSWER = "Entangled particles share one quantum state, however far apart they are."
-MODEL = "@cf/google/gemma-3-12b-it"
+MODEL = "@cf/google/gemma-4-26b-a4b-it"
+LORA_BASE = "@cf/google/gemma-2b-it-lora"  # still served, native frames and raw
 
 
 def test_streamed_answer_text_usage_and_request(hosted, emu):
@@ -33,12 +35,13 @@ def test_streamed_answer_text_usage_and_request(hosted, emu):
     assert rec.status == "ok" and rec.usage_source == "provider"
     assert (rec.prompt_tokens, rec.completion_tokens) == (2, len(ANSWER.split()))
     assert rec.total_tokens == rec.prompt_tokens + rec.completion_tokens
-    assert rec.cost_usd == pytest.approx((2 * 0.35 + rec.completion_tokens * 0.56) / 1e6)
+    assert rec.cost_usd == pytest.approx((2 * 0.10 + rec.completion_tokens * 0.30) / 1e6)
     assert rec.ttft_s is not None and rec.latency_s >= rec.ttft_s
     request = emu.requests[-1]
     assert request.path == f"/client/v4/accounts/{ACCOUNT}/ai/run/{MODEL}"
-    assert request.body == {"prompt": "Explain entanglement.", "max_tokens": 256,
-                            "temperature": 0.2, "stream": True}
+    assert request.body == {"prompt": "Explain entanglement.", "max_completion_tokens": 256,
+                            "temperature": 0.2, "stream": True,
+                            "stream_options": {"include_usage": True}}
 
 
 def test_non_streamed_answer(hosted, emu):
@@ -67,7 +70,7 @@ def test_chat_messages_are_sent(hosted, emu):
 def test_usage_on_every_frame_or_none(hosted, emu, mode):
     emu.configure(cf_usage=mode)
     emu.set_text(ANSWER)
-    rec = gm.generate("Explain.", "cloudflare", session=hosted).record
+    rec = gm.generate("Explain.", "cloudflare", LORA_BASE, session=hosted).record
     if mode == "every":  # the last frame's numbers win, not the first
         assert rec.usage_source == "provider"
         assert rec.completion_tokens == len(ANSWER.split())
@@ -87,12 +90,26 @@ def test_openai_shaped_chunks_on_the_native_url(hosted, emu):
 
 def test_raw_prompt_is_sent_exactly(hosted, emu):
     text = "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
-    gm.generate(text, "cloudflare", session=hosted, raw=True)
+    gm.generate(text, "cloudflare", LORA_BASE, session=hosted, raw=True)
     assert last_body(emu)["prompt"] == text and last_body(emu)["raw"] is True
 
 
+def test_raw_refused_on_gemma_4_before_sending(hosted, emu):
+    with pytest.raises(errors.CapabilityError, match="takes no raw prompt"):
+        gm.generate("Hi", "cloudflare", session=hosted, raw=True)
+    assert emu.requests == []
+
+
+def test_retired_model_fails_before_sending_naming_date_and_replacement(hosted, emu):
+    with pytest.raises(errors.CapabilityError) as err:
+        gm.generate("Hi", "cloudflare", "@cf/google/gemma-3-12b-it", session=hosted)
+    assert str(err.value) == ("@cf/google/gemma-3-12b-it was retired by Cloudflare on "
+                              "2026-05-30; use @cf/google/gemma-4-26b-a4b-it")
+    assert emu.requests == []
+
+
 def test_raw_with_system_builds_the_gemma_template(hosted, emu):
-    gm.generate("Hi", "cloudflare", session=hosted, raw=True, system="Be brief.")
+    gm.generate("Hi", "cloudflare", LORA_BASE, session=hosted, raw=True, system="Be brief.")
     body = last_body(emu)
     assert body["raw"] is True and "messages" not in body
     assert body["prompt"] == ("<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
@@ -111,17 +128,28 @@ def test_lora_refused_on_other_models_before_sending(hosted, emu):
     assert emu.requests == []
 
 
-def test_json_mode_is_answered_whole_as_an_object(hosted, emu):
+def test_json_mode_on_gemma_4_is_a_json_schema_response_format_answered_whole(hosted, emu):
     emu.set_text(json_response={"answer": 42})
     schema = {"type": "object", "properties": {"answer": {"type": "integer"}}}
     call = gm.stream("Answer?", "cloudflare", session=hosted,
                      response_format={"type": "json_schema", "schema": schema})
+    list(call)
+    assert json.loads(call.completion.text) == {"answer": 42}
+    body = last_body(emu)
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "output", "schema": schema, "strict": True}}  # Gemma 4's published shape
+    assert "stream" not in body  # Workers AI does not stream JSON mode
+
+
+def test_json_mode_on_a_lora_base_answers_the_object_itself(hosted, emu):
+    emu.set_text(json_response={"answer": 42})
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}}
+    call = gm.stream("Answer?", "cloudflare", LORA_BASE, session=hosted,
+                     response_format={"type": "json_schema", "schema": schema})
     events = list(call)
     assert [e.value for e in events if isinstance(e, StructuredOutput)] == [{"answer": 42}]
     assert call.completion.text == '{"answer": 42}'
-    body = last_body(emu)
-    assert body["response_format"] == {"type": "json_schema", "json_schema": schema}
-    assert "stream" not in body  # Workers AI does not stream JSON mode
+    assert last_body(emu)["response_format"] == {"type": "json_schema", "json_schema": schema}
 
 
 def test_tool_calls(hosted, emu):
@@ -133,7 +161,8 @@ def test_tool_calls(hosted, emu):
     assert [(c.name, c.arguments) for c in calls] == [("get_weather", {"city": "Paris"})]
     assert call.completion.record.tool_calls == '[{"name": "get_weather", "arguments": ' \
                                                 '{"city": "Paris"}}]'
-    assert last_body(emu)["tools"] == [tool]
+    assert last_body(emu)["tools"] == [{"type": "function", "function": tool}]
+    assert "messages" in last_body(emu)  # tools exist only beside messages
 
 
 def test_images_go_as_data_url_parts(hosted, emu):
@@ -146,7 +175,7 @@ def test_images_go_as_data_url_parts(hosted, emu):
 
 def test_images_refused_on_a_text_only_model(hosted, emu):
     with pytest.raises(errors.CapabilityError, match="images"):
-        gm.generate("?", "cloudflare", "@hf/google/gemma-7b-it", session=hosted,
+        gm.generate("?", "cloudflare", "@cf/google/gemma-7b-it-lora", session=hosted,
                     images=["data:image/png;base64,AA=="])
     assert emu.requests == []
 

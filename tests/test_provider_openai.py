@@ -34,7 +34,7 @@ def test_streamed_answer_with_usage(hosted, emu):
     request = emu.requests[-1]
     assert request.path == "/aimlapi/v1/chat/completions"
     assert request.body == {
-        "model": "google/gemma-3-12b-it",
+        "model": "google/gemma-4-31b-it",
         "messages": [{"role": "user", "content": "Explain entanglement."}],
         "max_tokens": 256, "temperature": 0.6, "top_p": 0.9,
         "stream": True, "stream_options": {"include_usage": True},
@@ -51,7 +51,8 @@ def test_non_streamed_answer(hosted, emu):
 
 
 def test_system_prompt_folded_where_the_model_has_no_system_role(hosted, emu):
-    call = gm.stream("Hi", "aimlapi", session=hosted, system="Be brief.")
+    call = gm.stream("Hi", "aimlapi", "google/gemma-3-12b-it", session=hosted,
+                     system="Be brief.")  # AIML documents a system role for 3-27b only
     events = list(call)
     assert last_body(emu)["messages"] == [{"role": "user", "content": "Be brief.\n\nHi"}]
     assert any(isinstance(e, Notice) and "folded" in e.message for e in events)
@@ -150,7 +151,7 @@ def test_cloudflare_openai_route(hosted, emu):
     assert completion.record.usage_source == "provider"
     assert completion.record.completion_tokens == WORDS  # usage on every chunk: last wins
     assert emu.requests[-1].path == f"/client/v4/accounts/{ACCOUNT}/ai/v1/chat/completions"
-    assert last_body(emu)["model"] == "@cf/google/gemma-3-12b-it"
+    assert last_body(emu)["model"] == "@cf/google/gemma-4-26b-a4b-it"
 
 
 # provider, status, injected code, expected class, start of the one-line message
@@ -295,9 +296,17 @@ def test_async_client_is_closed_with_its_loop(hosted, emu):
 
 
 def test_features_the_catalog_says_a_model_lacks_are_refused(hosted, emu):
-    with pytest.raises(errors.CapabilityError, match="aimlapi google/gemma-3-12b-it has no tool"):
+    with pytest.raises(errors.CapabilityError, match="aimlapi google/gemma-4-31b-it has no tool"):
         gm.generate("Hi", "aimlapi", session=hosted, tools=[{"name": "f", "parameters": {}}])
     with pytest.raises(errors.CapabilityError, match="does not accept images"):
         gm.generate("Hi", "ollama", "gemma3:270m", session=hosted,
                     images=["data:image/png;base64,AA=="])
     assert emu.requests == []
+
+
+def test_cloudflare_openai_sends_at_most_4_stops_and_cuts_the_rest_itself(hosted, emu):
+    emu.set_text("alpha beta gamma delta epsilon")
+    completion = gm.generate("Hi", "cloudflare-openai", session=hosted,
+                             stop=["w", "x", "y", "z", "gamma"])
+    assert last_body(emu)["stop"] == ["w", "x", "y", "z"]  # Gemma 4's schema: up to 4
+    assert completion.text.strip() == "alpha beta"

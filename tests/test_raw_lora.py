@@ -17,7 +17,8 @@ TEMPLATED = ("<start_of_turn>user\nName a colour.<end_of_turn>\n<start_of_turn>m
 
 def test_raw_on_workers_ai_from_the_magic(ip, emu, monkeypatch, tmp_path):
     point_at(emu, monkeypatch, tmp_path)
-    ip.run_cell("%%gemma -p cloudflare --raw --max-tokens 8\n" + TEMPLATED)
+    ip.run_cell("%%gemma -p cloudflare -m @cf/google/gemma-2b-it-lora --raw --max-tokens 8\n"
+                + TEMPLATED)
     body = last_body(emu)
     assert body["prompt"] == TEMPLATED.strip("\n") and body["raw"] is True
     assert "messages" not in body
@@ -99,7 +100,7 @@ def test_lora_on_a_workers_ai_lora_base(ip, emu, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("-p cloudflare --lora a", "@cf/google/gemma-3-12b-it takes no LoRA adapter (use -m "
+    ("-p cloudflare --lora a", "@cf/google/gemma-4-26b-a4b-it takes no LoRA adapter (use -m "
      "@cf/google/gemma-2b-it-lora or @cf/google/gemma-7b-it-lora)"),
     ("-p openai --lora a", "LoRA adapters are a Workers AI feature; openai takes none (use -p "
      "cloudflare -m @cf/google/gemma-2b-it-lora or @cf/google/gemma-7b-it-lora)"),

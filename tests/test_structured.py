@@ -40,7 +40,8 @@ def test_json_mode_on_workers_ai_is_sent_whole_and_parsed(hosted, emu):
 def test_schema_dict_on_workers_ai(hosted, emu):
     emu.set_text(json_response={"name": "Ada", "age": 36})
     completion = gm.generate("A person.", "cloudflare", session=hosted, schema=PERSON)
-    assert last_body(emu)["response_format"] == {"type": "json_schema", "json_schema": PERSON}
+    assert last_body(emu)["response_format"] == {  # Gemma 4's published shape
+        "type": "json_schema", "json_schema": {"name": "output", "schema": PERSON, "strict": True}}
     assert completion.value == {"name": "Ada", "age": 36}
 
 

@@ -105,9 +105,12 @@ def test_tool_calls_are_shown_and_recorded_as_objects(hosted, emu):
     emu.set_text(tool_calls=PARIS)
     completion = gm.generate("Weather in Paris?", "cloudflare", session=hosted,
                              tools=[get_weather])
-    assert completion.tool_calls == [ToolCall("get_weather", {"city": "Paris"})]
+    assert [(c.name, c.arguments) for c in completion.tool_calls] == [
+        ("get_weather", {"city": "Paris"})]
     assert json.loads(completion.record.tool_calls) == PARIS
-    assert last_body(emu)["tools"] == [function_spec(get_weather)]
+    # Gemma 4's published tool shape, beside messages (tools exist only in that branch)
+    assert last_body(emu)["tools"] == [{"type": "function", "function": function_spec(get_weather)}]
+    assert last_body(emu)["messages"] == [{"role": "user", "content": "Weather in Paris?"}]
     assert json.loads(completion.record.extra)["tools"][0]["name"] == "get_weather"
 
 
@@ -130,15 +133,32 @@ def test_run_tools_openai_round_trip(hosted, emu):
     assert records[0].finish_reason == "tool_calls" and records[1].status == "ok"
 
 
-def test_run_tools_workers_ai_round_trip(hosted, emu):
+def test_run_tools_workers_ai_gemma_4_round_trip(hosted, emu):
     emu.set_text("Sunny.", tool_calls=PARIS)
     completion = run_tools("Weather in Paris?", "cloudflare", session=hosted,
                            tools=[get_weather], system="Be brief.")
     assert completion.text == "Sunny." and len(emu.requests) == 2
     messages = emu.requests[1].body["messages"]
     assert messages[0] == {"role": "system", "content": "Be brief."}
+    call = messages[2]["tool_calls"][0]
+    assert messages[2]["role"] == "assistant" and call["type"] == "function"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+    # Gemma 4's tool message is {role, content, tool_call_id}: no `name`
+    assert set(messages[3]) == {"role", "content", "tool_call_id"}
+    assert messages[3]["tool_call_id"] == call["id"]
+    assert json.loads(messages[3]["content"])["temp"] == 21
+
+
+def test_run_tools_workers_ai_older_model_round_trip(hosted, emu):
+    emu.set_text("Sunny.", tool_calls=PARIS)
+    completion = run_tools("Weather in Paris?", "cloudflare", "@cf/google/gemma-2b-it-lora",
+                           session=hosted, tools=[get_weather], system="Be brief.")
+    assert completion.text == "Sunny." and len(emu.requests) == 2
+    messages = emu.requests[1].body["messages"]
+    assert messages[0] == {"role": "system", "content": "Be brief."}
     assert messages[2] == {"role": "assistant", "content": json.dumps(PARIS)}
-    assert messages[3]["role"] == "tool" and messages[3]["name"] == "get_weather"
+    # the older schemas' message items are {role, content} only
+    assert set(messages[3]) == {"role", "content"} and messages[3]["role"] == "tool"
     assert json.loads(messages[3]["content"])["temp"] == 21
 
 
@@ -161,7 +181,8 @@ def test_backends_without_tools_refuse_before_sending(hosted, emu, session):
     with pytest.raises(errors.CapabilityError) as info:
         gm.generate("Weather?", "local", tools=[get_weather])
     assert str(info.value).startswith("local gemma-3-270m has no tool calls (tool calls work on:"
-                                      " cloudflare -m @cf/google/gemma-3-12b-it")
+                                      " cloudflare, cloudflare-openai, aimlapi -m "
+                                      "google/gemma-4-26b-a4b-it-maas")
     assert len(session.log) == 0
     with pytest.raises(errors.ValidationError, match="only has a JSON spec"):
         run_tools("x", "openai", session=hosted, tools=[{"name": "f", "parameters": {}}])

@@ -16,7 +16,7 @@ from gemma_magics.verification.report import report  # noqa: E402
 
 pytest_plugins = ["conftest_providers"]
 
-MODEL = "google/gemma-3-12b-it"
+MODEL = "google/gemma-4-26b-a4b-it"
 HOSTS = ["openai", "cloudflare-openai", "vllm"]  # all three offer tool calls and JSON mode
 
 
@@ -41,7 +41,7 @@ def test_identical_hosts_pass_and_a_degraded_host_is_flagged(book, hosted):
     assert "never that a host serves the same model" in result.closing_note()
     # each host was asked for its own id of the same weights
     models = {r.path.split("/")[1]: r.body["model"] for r in book.requests if r.body}
-    assert models["client"] == "@cf/google/gemma-3-12b-it"
+    assert models["client"] == "@cf/google/gemma-4-26b-a4b-it"
 
 
 def test_runs_go_through_the_comparison_engine_recorded_and_resumable(book, hosted):
@@ -75,6 +75,8 @@ def test_report_is_one_self_contained_file_with_model_text_escaped(book, hosted,
 def test_a_host_without_the_model_family_is_one_clear_error(hosted):
     with pytest.raises(ValidationError, match="cloudflare serves no model of the family"):
         verify("gemma-3-270m", ["cloudflare"], display=False, session=hosted)
+    with pytest.raises(ValidationError, match="gemma-3-12b-it was retired .*use @cf/google/gemma-4-26b-a4b-it"):
+        verify("gemma3:12b", ["cloudflare-openai"], display=False, session=hosted)
 
 
 def test_the_magic_line_runs_verify_and_writes_the_report(ip, book, hosted, tmp_path):

@@ -23,7 +23,7 @@ def where_supported(catalog: Catalog, capability: str) -> str:
     for info in catalog:
         if info.kind == "local":
             continue
-        models = list(info.models.values()) or [info.model()]
+        models = [m for m in info.models.values() if m.retired is None] or [info.model()]
         able = [m for m in models if m.supports(capability)]
         if not able:
             continue
@@ -36,6 +36,14 @@ def _refuse(info: ProviderInfo, model: ModelInfo, capability: str, catalog: Cata
     lead = (f"{info.name} {model.id} is text-only: it does not accept images" if capability == "images"
             else f"{info.name} {model.id} has no {what}")
     raise CapabilityError(lead, fix=f"{what} work on: {where_supported(catalog, capability)}")
+
+
+def check_served(model: ModelInfo) -> None:
+    """Refuse a model the provider has retired, naming the date and the replacement (before
+    anything is sent; records of earlier calls to it still load)."""
+    line = model.retirement()
+    if line:
+        raise CapabilityError(line)
 
 
 def check(catalog: Catalog, info: ProviderInfo, model: ModelInfo, *, images: bool = False,
@@ -52,6 +60,9 @@ def check(catalog: Catalog, info: ProviderInfo, model: ModelInfo, *, images: boo
     if images and raw:
         raise CapabilityError("images cannot go with a raw prompt",
                               fix="drop --raw: images travel as chat message parts")
+    if raw and "raw" in model.unsupported:
+        raise CapabilityError(f"{info.name} {model.id} takes no raw prompt",
+                              fix="drop --raw: the provider applies the chat template itself")
     if raw and info.name in NO_RAW_ROUTE:
         raise CapabilityError(f"{info.name} takes no raw prompt", fix=NO_RAW_ROUTE[info.name])
     if lora:

@@ -28,6 +28,10 @@ RANGED_PARAMS = (
 )
 INTEGER_PARAMS = frozenset({"max_tokens", "top_k", "seed"})
 KINDS = ("local", "cloudflare", "dataoorts", "openai")
+#: How a retirement message names the provider.
+PROVIDER_NAMES = {"cloudflare": "Cloudflare", "cloudflare-openai": "Cloudflare",
+                  "google": "Google AI Studio", "aimlapi": "AIML API",
+                  "openrouter": "OpenRouter", "ollama": "Ollama", "dataoorts": "Dataoorts"}
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,25 @@ class ModelInfo:
     unsupported: frozenset[str] = frozenset()
     instruction_tuned: bool = True
     known: bool = True  # False for an id the catalog has never heard of
+    source: str = ""  # where the facts come from: "owner/repo path@commit" or a page
+    unconfirmed: tuple[str, ...] = ()  # what no source showed
+    retired: str | None = None  # retirement date ("" when none was published)
+    replacement: str | None = None
+    body: str = "workers"  # Workers AI native route: "workers" fields or "openai" (Gemma 4)
+    json_field: str | None = None  # the key JSON mode travels in on Workers AI
+    param_names: Mapping[str, str] = field(default_factory=dict)  # setting -> published name
+    thinking: Mapping[str, Any] = field(default_factory=dict)  # the published thinking switch
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    def retirement(self) -> str | None:
+        """One line saying this model is retired and what to use, or None while it is served."""
+        if self.retired is None:
+            return None
+        when = f" on {self.retired}" if self.retired else ""
+        use = f"; use {self.replacement}" if self.replacement else ""
+        return f"{self.id} was retired by {PROVIDER_NAMES.get(self.provider, self.provider)}{when}{use}"
 
     def range(self, name: str) -> ParamRange:
         return self.params.get(name, ParamRange())
@@ -97,6 +117,10 @@ class ProviderInfo:
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
     extra_param_names: Mapping[str, str] = field(default_factory=dict)
     _defaults: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def served(self) -> list[str]:
+        """The ids of the models it still serves (retired ones stay in ``models``)."""
+        return [m.id for m in self.models.values() if m.retired is None]
 
     def model(self, model_id: str | None = None) -> ModelInfo:
         """The catalog entry for ``model_id`` (the default model when None).
@@ -187,7 +211,22 @@ def _build_model(provider: str, raw: Mapping, defaults: Mapping, known: bool = T
         unsupported=frozenset(raw.get("unsupported", ())) | frozenset(defaults.get("unsupported", ())),
         instruction_tuned=raw.get("instruction_tuned", True),
         known=known,
+        source=str(raw.get("source", "")),
+        unconfirmed=tuple(raw.get("unconfirmed", ())),
+        retired=_retired(raw.get("retired")),
+        replacement=raw.get("replacement"),
+        body=raw.get("body", "workers"),
+        json_field=raw.get("json_field"),
+        param_names=dict(raw.get("param_names", {})),
+        thinking=dict(raw.get("thinking", {})),
     )
+
+
+def _retired(value: Any) -> str | None:
+    """``retired = "2026-05-30"`` (a date), ``true`` (no date published) or absent."""
+    if value is None or value is False:
+        return None
+    return "" if value is True else str(value)
 
 
 def build_catalog(raw: Mapping[str, Any]) -> Catalog:

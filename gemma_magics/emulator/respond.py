@@ -12,7 +12,6 @@ from . import control, judge, routes
 from .answer_book import book_answer
 from .faults import Fault
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
-from .formats.openai import models_list
 from .formats.shapes import tool_rounds
 from .recording import RecordedRequest, redact_headers
 from .server import Exchange
@@ -147,7 +146,7 @@ class _Answer:
         if self.fault_response():
             return
         if isinstance(self.route, routes.ModelList):
-            self.send_json(200, models_list(self.settings.openai_models))
+            self.send_json(200, self.route.listing(self.settings))
             return
         try:
             req = self.route.parse(self.body, self.settings)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +52,16 @@ class CloudflareNative:
 
     def answer(self, req: ChatRequest, outcome: Outcome, text: str, n_tokens: int,
                finish_reason: str) -> Any:
+        if cloudflare.openai_style(self.model):  # Gemma 4: the envelope around a completion
+            body = json.dumps(outcome.json_obj) if outcome.is_json else text
+            return cloudflare.completion_result(
+                openai.completion(req, body, n_tokens, finish_reason, outcome.tool_calls))
         response = outcome.json_obj if outcome.is_json else text
         return cloudflare.result(req, response, n_tokens, outcome.tool_calls)
 
     def frames(self, req: ChatRequest, outcome: Outcome, settings: Settings) -> FrameStream:
+        if cloudflare.openai_style(self.model):
+            return openai.chunks(req, outcome.gen, "last" if req.include_usage else "none")
         if settings.cf_openai_chunks:
             return openai.chunks(req, outcome.gen, settings.cf_usage)
         return cloudflare.native_frames(req, outcome.gen, settings.cf_usage)
@@ -160,16 +167,34 @@ class ModelList:
     def error(self, status: int, code: Any = None, message: str | None = None) -> Any:
         return error_styles.error_body(self.style, status, message, code, self.path)
 
+    def listing(self, settings: Settings) -> Any:
+        return openai.models_list(settings.openai_models, settings.model_properties)
+
+
+class CloudflareModelSearch(ModelList):
+    """Workers AI ``GET .../ai/models/search``: the Cloudflare envelope around the models."""
+
+    name = "cloudflare-models"
+
+    def listing(self, settings: Settings) -> Any:
+        # every model it knows, whatever ?search= says: the client keeps the Gemma ones
+        return cloudflare.model_search(settings.cloudflare_models, settings.model_properties)
+
+    error = CloudflareNative.error
+
 
 Route = CloudflareNative | OpenAICompatible | ModelList
 
 _CF_RUN = re.compile(r"^/client/v4/accounts/[^/]+/ai/run/(.+)$")
+_CF_SEARCH = re.compile(r"^/client/v4/accounts/[^/]+/ai/models/search/?$")
 _CF_V1 = re.compile(r"^/client/v4/accounts/[^/]+/ai/v1/chat/completions/?$")
 
 
 def match(method: str, path: str, settings: Settings) -> Route | None:
     """The route for ``method`` and ``path`` (no query string), or None."""
     if method == "GET":
+        if _CF_SEARCH.match(path):
+            return CloudflareModelSearch(path)
         return ModelList(path, settings.style_for(path)) if path.endswith("/models") else None
     if method != "POST":
         return None

@@ -11,13 +11,22 @@ CF_USAGE_MODES = ("last", "every", "none")
 TEXT_SOURCES = ("scripted", "local")
 
 CLOUDFLARE_MODELS = (
+    "@cf/google/gemma-4-26b-a4b-it",
     "@cf/google/gemma-3-12b-it",
     "@hf/google/gemma-7b-it",
     "@cf/google/gemma-2b-it-lora",
     "@cf/google/gemma-7b-it-lora",
 )
 DATAOORTS_MODELS = ("google/gemma-3-12b-it",)
+#: What the model listings (``GET .../models``, Workers AI's model search) say of a model.
+MODEL_PROPERTIES: dict[str, dict[str, Any]] = {
+    "@cf/google/gemma-4-26b-a4b-it": {"context": 256000, "price_in": 0.10, "price_out": 0.30},
+}
 OPENAI_MODELS = (
+    "google/gemma-4-31b-it",
+    "google/gemma-4-26b-a4b-it",
+    "gemma-4-31b-it",
+    "gemma4:e4b",
     "google/gemma-3-4b-it",
     "google/gemma-3-12b-it",
     "google/gemma-3-27b-it",
@@ -54,7 +63,10 @@ class Settings:
       degraded host would (see ``answer_book.py``); degrade is the chance (0..1) that an
       answer is damaged, or ``{path fragment: chance}`` to degrade some routes only.
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
-      OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models.
+      OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models;
+      Workers AI's model search lists ``cloudflare_models``.
+    model_properties: ``{id: {"context", "price_in", "price_out"}}`` the listings report
+      (context_length/pricing per token on /models, properties on the model search).
     """
 
     text: str | None = None
@@ -78,6 +90,8 @@ class Settings:
     answer_book: dict[str, Any] | None = None
     answer_seed: int = 0
     degrade: float | dict[str, float] = 0.0
+    model_properties: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in MODEL_PROPERTIES.items()})
 
     def __post_init__(self) -> None:
         self.check()

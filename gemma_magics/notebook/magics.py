@@ -81,6 +81,8 @@ class GemmaMagics(Magics):
     @magic_arguments()
     @argument("command", nargs="*", help="line mode: providers | models [PROVIDER] | history [N]"
               " | reset | config | panel")
+    @argument("--live", action="store_true",
+              help="with models PROVIDER: ask the provider what it serves and compare")
     @argument("-p", "--provider", help="backend (default: local; see %%gemma providers)")
     @argument("-m", "--model", help="model id at that provider (see %%gemma models)")
     @argument("--max-tokens", type=int, help="most tokens to generate (default 256)")
@@ -317,7 +319,8 @@ class GemmaMagics(Magics):
             if command == "providers":
                 display(listing.providers_table(session))
             elif command == "models":
-                display(listing.models_table(session, rest[0] if rest else None))
+                display(listing.models(rest[0] if rest else None, live=args.live,
+                                       session=session))
             elif command == "config":
                 display(listing.config_table(session))
             elif command == "reset":

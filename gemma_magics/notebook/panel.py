@@ -121,7 +121,7 @@ class Panel:
 
     def _model_options(self, provider: str) -> list[str]:
         info = self.session.config.catalog.provider(provider)
-        ids = list(info.models) or [info.default_model or ""]
+        ids = info.served() or [info.default_model or ""]
         current = self.session.model
         if current and provider == self.session.default_provider() and current not in ids:
             ids.append(current)
@@ -229,7 +229,7 @@ class Panel:
 
     def _model_options_for_new(self, provider: str) -> list[str]:
         info = self.session.config.catalog.provider(provider)
-        return list(info.models) or [info.default_model or ""]
+        return info.served() or [info.default_model or ""]
 
     def _model_changed(self, change: dict[str, Any]) -> None:
         if not self._syncing:

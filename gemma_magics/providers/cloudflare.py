@@ -1,7 +1,7 @@
 """Cloudflare Workers AI, native route: ``POST /client/v4/accounts/{id}/ai/run/{model}``.
 
-Wire format only (see providers.md): ``prompt`` for a plain prompt, ``messages`` for a
-conversation, ``raw: true`` with a client-built Gemma template, ``lora``; answers in the
+Wire format only (see providers.md): bodies as each model's published schema has them
+(``workers_body``: Gemma 2/3 fields, or Gemma 4's OpenAI-style ones); answers in the
 ``{"result", "success", "errors"}`` envelope (HTTP 200 with ``success: false`` is an error);
 streams of ``{"response", "p"}`` frames (``p`` is padding against length side channels) with
 usage on any frame, or OpenAI-shaped chunks on the same URL.
@@ -14,26 +14,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import Secret
-from ..errors import APIError, CapabilityError, StreamError
+from ..errors import APIError, StreamError
 from ..events import Event, Finish, StructuredOutput, TextDelta, Usage
-from .base import Request, gemma_template
+from .base import Request
 from .error_bodies import api_error
 from .http import HttpProvider
 from .openai import OpenAIStream, answer_events, stream_error, tool_call
-from .wire import (
-    HttpCall,
-    StreamParser,
-    WireFormat,
-    chat_messages,
-    check_features,
-    check_images,
-    json_schema_of,
-    load_json,
-    sampling,
-    usage_event,
+from .wire import HttpCall, StreamParser, WireFormat, check_features, load_json, usage_event
+from .workers_body import (  # noqa: F401 (workers_input and friends: Dataoorts shares them)
+    LORA_MODELS,
+    openai_style_body,
+    workers_body,
+    workers_input,
+    workers_messages,
+    workers_response_format,
 )
-
-LORA_MODELS = "@cf/google/gemma-2b-it-lora or @cf/google/gemma-7b-it-lora"
 
 
 class CloudflareProvider(HttpProvider):
@@ -51,22 +46,17 @@ class CloudflareWire(WireFormat):
         self.account_id = account_id
 
     def build(self, request: Request, base_url: str, api_key: Secret | None) -> HttpCall:
+        """The body the model's published schema takes (see ``workers_body``)."""
         model = request.model
         check_features(request)
-        body = workers_input(request)
-        body.update(sampling(request))
-        if request.lora:
-            if model.known and not model.supports("lora"):
-                raise CapabilityError(f"{model.id} takes no LoRA adapter", fix=f"use {LORA_MODELS}")
-            body["lora"] = request.lora
-        if request.response_format:
-            body["response_format"] = workers_response_format(request.response_format)
-        if request.tools:
-            body["tools"] = [dict(t) for t in request.tools]
         # Workers AI answers JSON mode and tool calls whole, never as a stream
         stream = request.stream and not request.response_format and not request.tools
-        if stream:
-            body["stream"] = True
+        if model.body == "openai":
+            body = openai_style_body(request, stream=stream)
+        else:
+            body = workers_body(request)
+            if stream:
+                body["stream"] = True
         url = f"{base_url}/client/v4/accounts/{self.account_id}/ai/run/{model.id}"
         return HttpCall(url, body, stream, api_key)
 
@@ -78,58 +68,6 @@ class CloudflareWire(WireFormat):
 
     def error(self, status: int | None, body: str, headers: Mapping[str, str]) -> APIError:
         return api_error(self.provider, status, body, headers, style="cloudflare")
-
-
-def workers_input(request: Request) -> dict[str, Any]:
-    """``prompt`` or ``messages`` (shared with Dataoorts' ``data``).
-
-    Raw: a conversation or system prompt is written out with Gemma's template by the client
-    (the service applies none); a plain prompt is sent exactly as typed.
-    """
-    model = request.model
-    plain = (request.messages == [{"role": "user", "content": request.prompt}]
-             and not request.params.system)
-    if request.raw:
-        if request.images:
-            check_images(request)
-            raise CapabilityError("images cannot go with a raw prompt", fix="drop --raw")
-        prompt = request.prompt if plain else gemma_template(request.messages,
-                                                             request.params.system)
-        return {"prompt": prompt, "raw": True}
-    if plain and not request.images and not request.chat:
-        return {"prompt": request.prompt}
-    return {"messages": workers_messages(
-        chat_messages(request, system_role=model.supports("system")))}
-
-
-def workers_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tool-call turns as Workers AI takes them: message content is always a string, so the
-    assistant's calls are written as JSON text (``[{"name", "arguments"}]``), and each
-    result is a ``tool`` message naming its tool (``tool_call_id`` kept for models that
-    want it)."""
-    out = []
-    for m in messages:
-        if m.get("role") == "assistant" and m.get("tool_calls"):
-            calls = [{"name": c["name"], "arguments": c.get("arguments") or {}}
-                     for c in m["tool_calls"]]
-            text = "\n".join(filter(None, [m.get("content"),
-                                           json.dumps(calls, ensure_ascii=False)]))
-            out.append({"role": "assistant", "content": text})
-        elif m.get("role") == "tool":
-            out.append({"role": "tool", "name": m.get("name", ""),
-                        "tool_call_id": m.get("tool_call_id"),
-                        "content": str(m.get("content", ""))})
-        else:
-            out.append(m)
-    return out
-
-
-def workers_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
-    """Workers AI's shape: ``{"type": "json_schema", "json_schema": <the schema>}``."""
-    schema, _ = json_schema_of(fmt)
-    if fmt.get("type") == "json_schema" and schema is not None:
-        return {"type": "json_schema", "json_schema": schema}
-    return {"type": "json_object"}
 
 
 def envelope_events(wire: WireFormat, data: Any) -> list[Event]:

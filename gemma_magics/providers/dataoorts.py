@@ -14,10 +14,11 @@ from ..config import Secret
 from ..errors import APIError, CapabilityError
 from ..events import Event
 from .base import Request
-from .cloudflare import CloudflareStream, envelope_events, workers_input, workers_response_format
+from .cloudflare import CloudflareStream, envelope_events
 from .error_bodies import api_error
 from .http import HttpProvider
 from .wire import HttpCall, StreamParser, WireFormat, chat_messages, check_features, sampling
+from .workers_body import workers_input, workers_messages, workers_response_format, workers_tool
 
 
 class DataoortsProvider(HttpProvider):
@@ -34,12 +35,14 @@ class DataoortsWire(WireFormat):
         if request.lora:
             raise CapabilityError(f"{self.provider} takes no LoRA adapter",
                                   fix="LoRA runs on cloudflare's -lora base models")
-        # the documented body is `messages`; only a raw prompt goes as `prompt`
-        text = workers_input(request) if request.raw else {
-            "messages": chat_messages(request, system_role=model.supports("system"))}
-        data: dict[str, Any] = {**text, **sampling(request)}
+        # the documented body is `messages`; only a raw prompt goes as `prompt`. Messages and
+        # tools take Workers AI's gemma-3-12b-it shapes (the same model behind the same
+        # envelope; Dataoorts publishes no schema of its own)
+        text = workers_input(request) if request.raw else {"messages": workers_messages(
+            chat_messages(request, system_role=model.supports("system")))}
+        data: dict[str, Any] = {**text, **sampling(request, model.param_names)}
         if request.tools:
-            data["tools"] = [dict(t) for t in request.tools]
+            data["tools"] = [workers_tool(t) for t in request.tools]
         if request.response_format:
             data["response_format"] = workers_response_format(request.response_format)
         return HttpCall(base_url, {"model": model.id, "data": data}, stream=False,

@@ -17,7 +17,7 @@ from ..errors import APIError, CapabilityError, StreamError
 from ..events import Event, Finish, TextDelta, ToolCall, Usage
 from .base import Request
 from .error_bodies import api_error, details
-from .http import HttpProvider
+from .http import HttpProvider, StopCutter
 from .wire import (
     HttpCall,
     StreamParser,
@@ -31,12 +31,21 @@ from .wire import (
     usage_event,
 )
 
+#: Most stop sequences a service takes (Workers AI's Gemma 4 schema: 4); beyond that the
+#: first ones are sent and all are cut on our side.
+STOP_LIMITS = {"cloudflare": 4}
+
 
 class OpenAIProvider(HttpProvider):
     """Any OpenAI-compatible endpoint; the catalog entry says which service it is."""
 
     def make_wire(self) -> OpenAIWire:
         return OpenAIWire(self.name, self.info.error_style, self.info.extra_param_names)
+
+    def _stop_cutter(self, request: Request) -> StopCutter | None:
+        stops = request.params.stop
+        limit = STOP_LIMITS.get(self.info.error_style)
+        return StopCutter(stops) if stops and limit is not None and len(stops) > limit else None
 
 
 class OpenAIWire(WireFormat):
@@ -53,6 +62,7 @@ class OpenAIWire(WireFormat):
             )
         model = request.model
         check_features(request)
+        renames = {**self.renames, **model.param_names}
         if request.raw:
             # a raw prompt skips the chat template: the legacy completions route takes it as is
             if request.images:
@@ -64,11 +74,14 @@ class OpenAIWire(WireFormat):
             messages = chat_messages(request, system_role=model.supports("system"))
             body = {"model": model.id, "messages": openai_messages(messages)}
             url = f"{base_url}/chat/completions"
-        body.update(sampling(request, self.renames))
+        body.update(sampling(request, renames))
         if request.params.stop:
-            body["stop"] = list(request.params.stop)
+            body["stop"] = list(request.params.stop)[:STOP_LIMITS.get(self.error_style)]
         if request.response_format:
-            body["response_format"] = openai_response_format(request.response_format)
+            # Workers AI's /ai/v1 (Gemma 4's schema) takes json_schema as {name, schema, strict}
+            strict = True if self.error_style == "cloudflare" else None
+            body["response_format"] = openai_response_format(request.response_format,
+                                                             strict=strict)
         if request.tools:
             body["tools"] = [openai_tool(t) for t in request.tools]
         body["stream"] = request.stream
@@ -89,28 +102,44 @@ class OpenAIWire(WireFormat):
         return api_error(self.provider, status, body, headers, style=self.error_style)
 
 
-def openai_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"type": "json_object"}``, or a JSON Schema as ``{"type": "json_schema", ...}``."""
+def openai_response_format(fmt: Mapping[str, Any], *, strict: bool | None = None
+                           ) -> dict[str, Any]:
+    """``{"type": "json_object"}``, or a JSON Schema as ``{"type": "json_schema",
+    "json_schema": {"name", "schema"[, "strict"]}}`` (``strict`` where the service takes it)."""
     schema, name = json_schema_of(fmt)
     if fmt.get("type") == "json_schema" and schema is not None:
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+        inner: dict[str, Any] = {"name": name, "schema": schema}
+        if strict is not None:
+            inner["strict"] = strict
+        return {"type": "json_schema", "json_schema": inner}
     return {"type": "json_object"}
 
 
 def openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tool-call turns in OpenAI's shape: the assistant's ``tool_calls`` with ``type`` and
-    arguments as a JSON string, each result as ``{"role": "tool", "tool_call_id", ...}``."""
+    arguments as a JSON string, each result as ``{"role": "tool", "tool_call_id", ...}``.
+    A call the provider sent without an id gets ``call_<n>``, and its result the same id
+    (ids are strings in every schema that has them)."""
     out = []
+    unanswered: list[str] = []  # ids given to id-less calls, in order, for their results
+    given = 0
     for m in messages:
         if m.get("role") == "assistant" and m.get("tool_calls"):
-            calls = [{"id": c.get("id"), "type": "function",
-                      "function": {"name": c["name"],
-                                   "arguments": json.dumps(c.get("arguments") or {})}}
-                     for c in m["tool_calls"]]
+            calls = []
+            for c in m["tool_calls"]:
+                call_id = c.get("id")
+                if not call_id:
+                    call_id = f"call_{given}"
+                    given += 1
+                    unanswered.append(call_id)
+                calls.append({"id": str(call_id), "type": "function",
+                              "function": {"name": c["name"],
+                                           "arguments": json.dumps(c.get("arguments") or {})}})
             out.append({"role": "assistant", "content": m.get("content") or None,
                         "tool_calls": calls})
         elif m.get("role") == "tool":
-            out.append({"role": "tool", "tool_call_id": m.get("tool_call_id"),
+            call_id = m.get("tool_call_id") or (unanswered.pop(0) if unanswered else "call_0")
+            out.append({"role": "tool", "tool_call_id": str(call_id),
                         "content": str(m.get("content", ""))})
         else:
             out.append(m)

@@ -43,18 +43,22 @@ def resolve_hosts(model: str, hosts: Sequence[str], session: Session) -> list[Ho
         provider, sep, given = item.partition("=")
         provider = provider.strip()
         info = catalog.provider(provider)  # an unknown provider: one clear error
+        served = info.served() if hasattr(info, "served") else list(info.models)
         if sep:
             model_id = given.strip()
-        elif model in info.models:
+        elif model in served:
             model_id = model
         elif info.models:
-            model_id = member(family, info.models) if family else None
+            model_id = member(family, served) if family else None
             if model_id is None:
-                gemmas = ", ".join(m for m in info.models if family_of(m)) or "none"
-                raise ValidationError(
+                gemmas = ", ".join(m for m in served if family_of(m)) or "none"
+                gone = member(family, info.models) if family else None
+                why = (info.model(gone).retirement() if gone else None) or (
                     f"{provider} serves no model of the family of {model!r} "
-                    f"({family or 'not a Gemma id'}); its Gemma models: {gemmas}",
-                    fix=f"name its id as {provider}=MODEL_ID, or leave {provider} out")
+                    f"({family or 'not a Gemma id'})")
+                raise ValidationError(f"{why}; {provider}'s Gemma models: {gemmas}",
+                                      fix=f"name its id as {provider}=MODEL_ID, or leave "
+                                          f"{provider} out")
         else:  # a provider whose catalog lists no models (vLLM, llama.cpp...): as given
             model_id = model
         out.append(Host(provider, model_id, catalog.model(provider, model_id).context))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import schemas
 from . import shapes
 from .common import WireError
 
@@ -29,6 +30,8 @@ RANGES_GEMMA_7B = {
 }
 ROLES = ("system", "user", "assistant", "tool")
 VISION_MODELS = ("@cf/google/gemma-3-12b-it", "google/gemma-3-12b-it")
+#: Models whose ai/run route takes OpenAI-style fields and answers a chat.completion.
+OPENAI_STYLE_MODELS = ("@cf/google/gemma-4-26b-a4b-it",)
 
 
 def bad_input(detail: str) -> WireError:
@@ -96,11 +99,23 @@ def _check_content(content: Any, where: str, model: str) -> None:
         raise bad_input(f"In property '{where}/{j}', unsupported content part")
 
 
-def check_workers_body(body: Any, model: str, known: list[str]) -> dict[str, Any]:
-    """Raise WireError like Workers AI would; return the body as a dict."""
+def check_workers_body(body: Any, model: str, known: list[str],
+                       by_schema: bool = True) -> dict[str, Any]:
+    """Raise WireError like Workers AI would; return the body as a dict.
+
+    A model with a published input schema (``emulator/schemas``) is checked by it, closed:
+    a key its branch does not list is bad input, as is a value out of its range. Others get
+    the older hand-written checks.
+    """
     check_model(model, known)
     if not isinstance(body, dict):
         raise bad_input("request body must be a JSON object")
+    if by_schema and schemas.published(model) is not None:
+        problems = schemas.violations(body, model)
+        if problems:
+            raise bad_input(problems[0])
+        shapes.check_messages(body.get("messages") or [], "workers")  # image data itself
+        return body
     check_ranges(body, model)
     check_messages(body, model)
     if body.get("lora") is not None and not isinstance(body["lora"], str):

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..text import Generation
 from . import openai
-from .cf_validate import check_model, check_workers_body
+from .cf_validate import OPENAI_STYLE_MODELS, check_model, check_workers_body
 from .common import (
     DONE,
     INVALID_JSON,
@@ -71,7 +71,7 @@ def _body_or_error(body: Any) -> Any:
 
 def _request(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
     json_mode, schema = json_schema_of(body)
-    max_tokens = body.get("max_tokens")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     req = ChatRequest(
         model=model,
         stream=stream,
@@ -88,7 +88,20 @@ def _request(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
 def parse_native(body: Any, model: str, known: list[str]) -> ChatRequest:
     """``POST /client/v4/accounts/{account}/ai/run/{model}``."""
     body = check_workers_body(_body_or_error(body), model, known)
-    return _request(body, model, body.get("stream") is True)
+    req = _request(body, model, body.get("stream") is True)
+    options = body.get("stream_options")
+    req.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return req
+
+
+def openai_style(model: str) -> bool:
+    """Whether ``model`` answers ``ai/run`` with a ``chat.completion`` (Gemma 4)."""
+    return model in OPENAI_STYLE_MODELS
+
+
+def completion_result(completion: dict[str, Any]) -> dict[str, Any]:
+    """Gemma 4's answer on ai/run: a ``chat.completion`` inside the Workers AI envelope."""
+    return {"result": completion, "success": True, "errors": [], "messages": []}
 
 
 def parse_dataoorts(body: Any, known: list[str]) -> ChatRequest:
@@ -115,7 +128,11 @@ def parse_openai_route(body: Any, known: list[str]) -> ChatRequest:
         raise WireError(400, "AiError: Bad input: Error: must have required property 'model'",
                         5006)
     check_model(model, known)
-    check_workers_body({k: v for k, v in body.items() if k != "model"}, model, known)
+    if openai_style(model):  # its published schema lists `model` and the OpenAI fields
+        check_workers_body(body, model, known)
+    else:  # the older models' schemas describe ai/run only: the older checks here
+        check_workers_body({k: v for k, v in body.items() if k != "model"}, model, known,
+                           by_schema=False)
     req = openai.parse(body)
     if req.max_tokens is None:
         req.max_tokens = DEFAULT_MAX_TOKENS
@@ -151,3 +168,21 @@ def native_frames(req: ChatRequest, gen: Generation, usage_mode: str) -> Iterato
     if usage_mode == "last":
         yield "tail", sse({"response": "", "usage": usage(req.prompt_words, n)})
     yield "done", DONE
+
+
+def model_search(models: list[str], properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``GET /client/v4/accounts/{account}/ai/models/search``: the models, each with the
+    ``properties`` list the model pages show (context_window, price)."""
+    result = []
+    for m in models:
+        known = properties.get(m, {})
+        props: list[dict[str, Any]] = []
+        if "context" in known:
+            props.append({"property_id": "context_window", "value": str(known["context"])})
+        if "price_in" in known:
+            props.append({"property_id": "price", "value": [
+                {"unit": "per M input tokens", "price": known["price_in"], "currency": "USD"},
+                {"unit": "per M output tokens", "price": known.get("price_out", 0),
+                 "currency": "USD"}]})
+        result.append({"name": m, "task": {"name": "Text Generation"}, "properties": props})
+    return {"result": result, "success": True, "errors": [], "messages": []}

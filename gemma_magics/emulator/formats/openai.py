@@ -121,10 +121,22 @@ def chunks(req: ChatRequest, gen: Generation, usage_mode: str,
     yield "done", DONE
 
 
-def models_list(models: list[str]) -> dict[str, Any]:
-    """``GET /v1/models`` answer."""
-    return {"object": "list", "data": [{"id": m, "object": "model", "created": 0,
-                                        "owned_by": "gemma_magics-emulator"} for m in models]}
+def models_list(models: list[str], properties: dict[str, dict[str, Any]] | None = None
+                ) -> dict[str, Any]:
+    """``GET /v1/models`` answer; ``context_length`` and per-token ``pricing`` where known
+    (as OpenRouter lists them)."""
+    data = []
+    for m in models:
+        item: dict[str, Any] = {"id": m, "object": "model", "created": 0,
+                                "owned_by": "gemma_magics-emulator"}
+        known = (properties or {}).get(m, {})
+        if "context" in known:
+            item["context_length"] = known["context"]
+        if "price_in" in known:
+            item["pricing"] = {"prompt": str(known["price_in"] / 1e6),
+                               "completion": str(known.get("price_out", 0) / 1e6)}
+        data.append(item)
+    return {"object": "list", "data": data}
 
 
 # -- the legacy text completions route (``POST .../completions``): raw prompts --------------
