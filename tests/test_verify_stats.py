@@ -150,3 +150,13 @@ def test_answer_book_knows_every_probe():
     assert len(book) == len(default_suite())
     tool = book["What is the weather in Paris right now? Use the get_weather tool."]
     assert tool["tool_calls"][0]["arguments"] == {"city": "Paris"}
+
+
+def test_a_host_whose_sampled_repeats_are_copies_is_told_so():
+    runs = synthetic_runs(TEXT_PROBES, ["ref", "host"], 3, seed=5)
+    free = runs["probe_id"].str.startswith("free-") & (runs["variant"] == "host")
+    first = runs[free].groupby("probe_id")["response"].transform("first")
+    runs.loc[free, "response"] = first
+    result = analyze(runs, TEXT_PROBES, model="gemma-3-12b-it", reference="ref")
+    assert result.host("host").copies and "a fixed seed?" in result.host("host").verdict
+    assert not result.host("ref").copies

@@ -46,6 +46,7 @@ class HostFigures:
     speed: dict[str, float]
     skipped: list[str] = field(default_factory=list)
     first_error: str | None = None
+    copies: bool = False  # its sampled probes came back identical on every repeat
     different: bool = False
     verdict: str = ""
 
@@ -173,6 +174,17 @@ def answered(runs: pd.DataFrame) -> pd.Series:
     return runs["status"].eq("ok") | runs["error_type"].eq("OutputParseError")
 
 
+def _copies(rows: pd.DataFrame, probes: list[Probe]) -> bool:
+    """True when every probe sampled at temperature > 0 returned one text on all its repeats
+    (a host with a fixed seed): such repeats are copies, not draws, and the distribution
+    test then compares seeds as much as models."""
+    sampled = {p.id for p in probes if p.temperature > 0}
+    mine = rows[rows["probe_id"].isin(sampled)]
+    counts = mine.groupby("probe_id")["text"].agg(["nunique", "size"])
+    counts = counts[counts["size"] > 1]
+    return bool(len(counts)) and bool((counts["nunique"] == 1).all())
+
+
 def _first_error(rows: pd.DataFrame) -> str | None:
     failed = rows[~answered(rows)]
     if failed.empty:
@@ -263,7 +275,7 @@ def analyze(runs: pd.DataFrame, probes: list[Probe], *, model: str, family: str 
             answer_chars=[len(t) for t in good["text"]], mmd=mmd, agreement=agree,
             detectable_gap=stats.detectable_gap(paired.n, alpha / 2) if paired else math.nan,
             speed=_speed(good), skipped=list((skipped or {}).get(providers[variant], [])),
-            first_error=_first_error(mine))
+            first_error=_first_error(mine), copies=_copies(good, probes))
         fig.different, fig.verdict = verdict_line(fig, alpha)
         figures.append(fig)
     return VerifyResult(model=model, family=family, reference=ref, alpha=alpha,

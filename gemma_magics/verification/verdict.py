@@ -18,8 +18,9 @@ def p_text(p: float) -> str:
 def verdict_line(fig: Any, alpha: float) -> tuple[bool, str]:
     """(different, line) for one host's figures."""
     if fig.is_reference:
+        copies = "; its sampled answers repeat exactly (a fixed seed?)" if fig.copies else ""
         return False, (f"{fig.host}: the reference ({fig.passed}/{fig.checked} checks passed, "
-                       f"{fig.errors} failed runs)")
+                       f"{fig.errors} failed runs){copies}")
     each = alpha / 2
     evidence = []
     paired, mmd = fig.paired, fig.mmd
@@ -40,6 +41,9 @@ def verdict_line(fig: Any, alpha: float) -> tuple[bool, str]:
     if not evidence:
         return False, (f"{fig.host}: not checked — no answer to compare with the reference"
                        + ("; " + "; ".join(extra) if extra else ""))
+    if fig.copies:
+        extra.append("its sampled answers repeat exactly (a fixed seed?): the distribution "
+                     "test then also compares seeds")
     if fig.skipped:
         extra.append(f"{len(set(fig.skipped))} probes not supported here")
     tail = ("; " + "; ".join(extra)) if extra else ""
