@@ -88,3 +88,17 @@ def test_the_magic_line_runs_verify_and_writes_the_report(ip, book, hosted, tmp_
     result = ip.user_ns.pop("checked")
     assert [h.host for h in result.hosts] == ["openai", "vllm"]
     assert (tmp_path / "v.html").exists()
+
+
+def test_report_also_writes_a_comparison_frame(emu, hosted, tmp_path):
+    from gemma_magics.notebook.live_compare import compare
+
+    emu.configure(text='<b onmouseover="x()">bold</b> costs $3 and $4')
+    frame = compare(["Price?", "Again?"], providers=["openai", "aimlapi"], display=False,
+                    session=hosted)
+    html = report(frame, tmp_path / "compare.html", title="<i>prices</i>").read_text()
+    assert "&lt;b onmouseover=" in html and "<b onmouseover" not in html
+    assert "&lt;i&gt;prices&lt;/i&gt;" in html and "cost_per_1k_calls" in html
+    assert "data:image/png;base64," in html and "<script" not in html
+    with pytest.raises(TypeError, match="gm.verify"):
+        report({"not": "a result"}, tmp_path / "x.html")
