@@ -7,6 +7,7 @@ For each level, ``SEEDS`` independent emulator answer streams; the detection rat
 share of verify runs that call the degraded host "different" at alpha = 0.05.
 
     PYTHONPATH=. python -m benchmarks.verify_detection [--seeds 5] [--repeats 5]
+    PYTHONPATH=. python -m benchmarks.verify_detection --levels 0 --seeds 40   # false alarms
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--levels", type=float, nargs="*", default=list(LEVELS),
+                        help="degradation levels (0 alone: the false-positive rate)")
     args = parser.parse_args()
     os.environ.update(OPENAI_API_KEY="bench", VLLM_API_KEY="bench",
                       GEMMA_MAGICS_CONFIG=os.path.join(tempfile.mkdtemp(), "config.toml"))
     smallest = None
-    for level in LEVELS:
+    for level in args.levels:
         rate = detection(level, args.seeds, args.repeats)
         print(f"degrade {level:.2f}: flagged in {rate * 100:.0f} % of {args.seeds} runs",
               flush=True)
