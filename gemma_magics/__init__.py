@@ -40,6 +40,8 @@ _LAZY = {
     "replay": "workflows.chat",
     "run_tools": "workflows.tool_loop",
     "models": "notebook.listing",
+    "verify": "notebook.live_verify",
+    "report": "verification.report",
     "score": "scoring.score",
     "Check": "scoring.checks",
     "Judge": "scoring.judges",

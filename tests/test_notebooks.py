@@ -126,7 +126,8 @@ def test_notebooks_are_committed_without_outputs():
 def test_every_expected_notebook_exists():
     names = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
     assert {"quickstart.ipynb", "compare_providers.ipynb", "parameter_panel.ipynb",
-            "structured_and_multimodal.ipynb", "thinking.ipynb", "evaluate.ipynb"} <= names
+            "structured_and_multimodal.ipynb", "thinking.ipynb", "evaluate.ipynb",
+            "verify_hosts.ipynb"} <= names
 
 
 @pytest.mark.slow
@@ -245,6 +246,18 @@ def check_thinking(nb) -> None:
         cells["thk-34"])
 
 
+def check_verify(nb) -> None:
+    text = emulator_announced(nb)
+    cells = by_id(nb)
+    verdicts = outputs_text(cells["vh-06"])
+    assert "openrouter: different — accuracy −" in verdicts, verdicts[-800:]
+    assert "aimlapi: indistinguishable from the reference at this sample size" in verdicts
+    assert "never that a host serves the same model" in verdicts
+    assert "mcnemar_p" in outputs_text(cells["vh-08"])
+    assert "verify.html: " in outputs_text(cells["vh-10"])
+    assert "aimlapi:" in outputs_text(cells["vh-12"]) and "aimlapi:" in text
+
+
 def check_evaluate(nb) -> None:
     text = emulator_announced(nb)
     cells = by_id(nb)
@@ -271,6 +284,7 @@ CHECKS = {
     "compare_providers": check_compare,
     "parameter_panel": check_panel,
     "structured_and_multimodal": check_structured,
+    "verify_hosts": check_verify,
 }
 
 

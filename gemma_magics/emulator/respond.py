@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from . import control, judge, routes, schemas
+from .answer_book import book_answer
 from .faults import Fault
 from .formats import reasoning
 from .formats.common import INVALID_JSON, ChatRequest, WireError, dumps, sse
@@ -168,7 +169,7 @@ class _Answer:
             self.send_json(err.status, self.route.error(err.status, err.code, err.message))
             return
         think(req, self.body, self.route.name, self.settings)
-        outcome = plan(req, self.settings)
+        outcome = self.book_outcome(req) or plan(req, self.settings)
         try:
             if self.route.streams(req, outcome):
                 self.stream(req, outcome)
@@ -176,6 +177,20 @@ class _Answer:
                 self.whole(req, outcome)
         finally:
             outcome.gen.close()
+
+    def book_outcome(self, req: ChatRequest) -> routes.Outcome | None:
+        """The answer book's answer (see ``answer_book.py``), if it has the question."""
+        found = book_answer(req, self.settings, self.state.draws, self.ex.path)
+        if found is None:
+            return None
+        text, calls = found
+        if calls is not None:
+            return routes.Outcome(Generation([]), tool_calls=calls)
+        if not req.json_mode:
+            return routes.Outcome(scripted_generation(text, 0, req.max_tokens))
+        obj = parse_json(text.encode())
+        return routes.Outcome(Generation(split_tokens(text)), is_json=True,
+                              json_obj=text if obj is INVALID_JSON else obj)
 
     def fault_response(self) -> bool:
         """Send the fault's own response, if it has one."""

@@ -66,6 +66,9 @@ class Settings:
     billed_cost_per_token: when > 0, OpenAI-compatible answers report a billed cost of
       total tokens × this, as OpenRouter does (``usage.cost``) or, on aimlapi-styled paths,
       as AIML does (``meta.usage.usd_spent``).
+    answer_book / answer_seed / degrade: answer known questions from a book, as a host or a
+      degraded host would (see ``answer_book.py``); degrade is the chance (0..1) that an
+      answer is damaged, or ``{path fragment: chance}`` to degrade some routes only.
     *_models: model ids each route knows (Cloudflare/Dataoorts reject others with 5007); the
       OpenAI-compatible route accepts any model and lists ``openai_models`` on GET /v1/models;
       Workers AI's model search lists ``cloudflare_models``.
@@ -95,6 +98,9 @@ class Settings:
     cloudflare_models: list[str] = field(default_factory=lambda: list(CLOUDFLARE_MODELS))
     dataoorts_models: list[str] = field(default_factory=lambda: list(DATAOORTS_MODELS))
     openai_models: list[str] = field(default_factory=lambda: list(OPENAI_MODELS))
+    answer_book: dict[str, Any] | None = None
+    answer_seed: int = 0
+    degrade: float | dict[str, float] = 0.0
     model_properties: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {k: dict(v) for k, v in MODEL_PROPERTIES.items()})
 
@@ -117,6 +123,9 @@ class Settings:
             raise ValueError("answer_tokens must be >= 0")
         if self.billed_cost_per_token < 0:
             raise ValueError("billed_cost_per_token must be >= 0")
+        levels = self.degrade.values() if isinstance(self.degrade, dict) else [self.degrade]
+        if not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in levels):
+            raise ValueError("degrade must be between 0 and 1 (or {path fragment: level})")
 
     def updated(self, **changes: Any) -> Settings:
         """A checked copy with ``changes`` applied; unknown names raise ValueError."""

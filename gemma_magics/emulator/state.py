@@ -20,6 +20,7 @@ class State:
         self.settings = settings
         self.log = RequestLog()
         self.faults = FaultPlan()
+        self.draws: dict[tuple[str, str, str], int] = {}  # answer-book draws per question
         self.stop = threading.Event()
         self.last_activity = time.monotonic()
         self.in_flight = 0
@@ -37,6 +38,7 @@ class State:
             self.settings = self.initial
         self.log.clear()
         self.faults.clear()
+        self.draws.clear()
 
     def begin(self) -> None:
         """A request started (it keeps the server from counting as idle)."""

@@ -90,6 +90,45 @@ def cache_command(rest: list[str]) -> None:
               + " (turn on: %config GemmaMagics.cache = True or --cache)")
 
 
+VERIFY_KEYS = {"hosts": str, "reference": str, "repeats": int, "alpha": float, "seed": int,
+               "needle": int, "concurrency": int, "report": str}
+
+
+def verify_command(magics: Any, rest: list[str], args: Any) -> Any:
+    """``%gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] [report=FILE] [-o NAME]``:
+    :func:`gemma_magics.verify` from a magic line (``-p A,B,C`` may give the hosts)."""
+    from .live_verify import verify
+
+    model, options = args.model, []
+    for token in rest:
+        name, sep, value = token.partition("=")
+        if not sep:
+            model = token
+            continue
+        if name not in VERIFY_KEYS:
+            raise UsageError(f"unknown verify option {name!r}; use: " + ", ".join(VERIFY_KEYS))
+        try:
+            options.append((name, VERIFY_KEYS[name](value)))
+        except ValueError:
+            raise UsageError(f"verify option {name}={value!r} is not a {VERIFY_KEYS[name].__name__}"
+                             ) from None
+    kwargs = dict(options)
+    hosts = kwargs.pop("hosts", None) or args.provider
+    if not model or not hosts:
+        raise UsageError("usage: %gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] "
+                         "[report=FILE] [-o NAME]")
+    path = kwargs.pop("report", None)
+    result = verify(model, hosts, **kwargs)
+    if path:
+        from ..verification.report import report
+
+        print(f"report written to {report(result, path)}")
+    if args.output:
+        magics.shell.user_ns[args.output] = result
+        return None
+    return result
+
+
 def show_text(text: str) -> None:
     """Verbatim text (a fenced block in a notebook, so ``<start_of_turn>`` stays visible)."""
     show({"text/markdown": code_markdown(text, "text"), "text/plain": text})

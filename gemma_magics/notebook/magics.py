@@ -15,7 +15,8 @@ from ..session import get_session
 from .interpolate import interpolate
 from .magic_line import parse_line, plain_help
 
-SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache")
+SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache",
+               "verify")
 _PARAM_FLAGS = (
     "max_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty",
     "frequency_penalty", "presence_penalty",
@@ -371,6 +372,10 @@ class GemmaMagics(Magics):
                 from .line_commands import cache_command
 
                 return cache_command(rest)
+            elif command == "verify":
+                from .line_commands import verify_command
+
+                return verify_command(self, rest, args)
             else:
                 raise UsageError(
                     f"unknown %gemma command {command!r}; choose one of: {', '.join(SUBCOMMANDS)}"
