@@ -162,6 +162,9 @@ def test_config_shows_what_the_next_cell_sends_and_from_where(ip, capsys, sessio
     run(ip, "%config GemmaMagics.temperature = 3")  # beyond Gemma 4's published 0–2
     rows = config_rows(ip, capsys)
     assert "out of range" in rows["error"][0] and "fails" in rows["error"][1]
+    # the shell (and its traitlets) outlive this test: leave no bad default behind
+    run(ip, "%config GemmaMagics.temperature = None")
+    assert "error" not in config_rows(ip, capsys)
 
 
 def provider_row(ip, capsys, name: str) -> str:

@@ -209,7 +209,7 @@ class OutputRenderer:
         self.thoughts: list[str] = []
         self.notes: list[dict[str, Any]] = []
         self.status: dict[str, Any] | None = None  # "loading model…": gone once text arrives
-        from .grid import Budget  # grid imports this module
+        from .grid_surfaces import Budget  # it imports this module
 
         self.budget = Budget()
         self.updates = 0

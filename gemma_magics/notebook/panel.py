@@ -11,18 +11,15 @@ when a panel is built.
 
 from __future__ import annotations
 
-import html
 import weakref
 from typing import Any
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
 from ..catalog.thinking import think_switch
 from ..errors import GemmaError
-from ..safe_text import NO_MATH
 from ..session import Session, get_session
-from .display import OutputRenderer, render_stream
-from .footer import footer_text
 from .listing import provider_status
+from .panel_actions import PanelActions
 from .seed_box import seed_box, typed_seed
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
@@ -56,7 +53,7 @@ def _clamp(value: float, lo: float, hi: float) -> float:
     return min(max(value, lo), hi)
 
 
-class Panel:
+class Panel(PanelActions):
     """The widgets, and the logic that ties them to the session. Attributes are the
     controls themselves (``provider``, ``model``, ``controls[name]``, ``run_button``...), so
     code and tests can drive the panel as a user would."""
@@ -351,95 +348,6 @@ class Panel:
             self._syncing = False
         self.explicit = set(session.params.explicit()) & set(RANGED_PARAMS)
         self._apply_model(self.model_info)
-
-    # -- actions ------------------------------------------------------------------------
-    def run(self, _button: Any = None) -> Any:
-        """Send the prompt with the panel's settings, streaming the answer into the output;
-        returns the Completion (also in :attr:`last`)."""
-        from .. import api
-
-        prompt = self.prompt.value.strip("\n")
-        if not prompt.strip():
-            self._say("write a prompt first", error=True)
-            return None
-        try:
-            call = api.stream(prompt, self.provider.value, self.model.value,
-                              session=self.session)
-        except GemmaError as exc:
-            self._say(str(exc), error=True)
-            return None
-        sink = OutputRenderer(self.output)
-        self.run_button.disabled = True
-        self._say("running…")
-        try:
-            completion = render_stream(call, sink)
-        finally:
-            self.run_button.disabled = False
-        self.last = completion
-        if completion is not None:
-            error = f" — {completion.error}" if completion.error else ""
-            self._say(footer_text(completion.record) + error, error=bool(error))
-        return completion
-
-    def compare(self, _button: Any = None) -> Any:
-        """Run the prompt on every ticked provider at once, live, into :attr:`compare_output`;
-        returns the DataFrame (also in :attr:`last`)."""
-        from .live_compare import compare
-
-        prompt = self.prompt.value.strip("\n")
-        if not prompt.strip():
-            self._say("write a prompt first", error=True)
-            return None
-        providers = list(self.compare_with.value) or [self.provider.value]
-        budget = self._budget()
-        if budget is False:
-            return None
-        self.compare_output.outputs = ()
-        self.compare_output.layout.display = None
-        self.compare_button.disabled = True
-        self._say(f"comparing {', '.join(providers)}…")
-        try:
-            checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
-            frame = compare(prompt, providers=providers, session=self.session,
-                            display=self.compare_output, checks=checks, budget=budget,
-                            budget_unknown="allow" if self.budget_allow_unknown.value
-                            else "refuse")
-        except GemmaError as exc:
-            self._say(str(exc), error=True)
-            return None
-        finally:
-            self.compare_button.disabled = False
-        self.last = frame
-        ok = int((frame["status"] == "ok").sum())
-        skipped = int((frame["status"] == "skipped").sum())
-        line = (f"{len(frame)} runs · {ok} ok" + (f" · {skipped} not sent" if skipped else "")
-                + f" · {frame.attrs['compare']['wall_s']:.1f} s")
-        if "passed" in frame.columns:
-            from ..comparisons.views import quality_line
-
-            line += "\n" + quality_line(frame)
-        self._say(line)
-        return frame
-
-    def _budget(self) -> float | None | bool:
-        """The budget box as USD (None when empty); False after saying what is wrong."""
-        text = self.budget.value.strip().lstrip("$")
-        if not text:
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not value >= 0:
-            self._say(f"budget {self.budget.value!r} is not an amount in USD (e.g. 0.50)",
-                      error=True)
-            return False
-        return value
-
-    def _say(self, text: str, error: bool = False) -> None:
-        color = "#c5221f" if error else "#555"
-        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
-                            f'white-space:pre-line">{html.escape(text)}</span>')
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

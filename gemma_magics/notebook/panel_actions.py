@@ -1,0 +1,107 @@
+"""What the panel's buttons do: Run streams one answer into the panel's output, Compare runs
+the prompt on the ticked providers into its own output, and the status line says how it
+went. The panel's layout and its controls' wiring are :mod:`gemma_magics.notebook.panel`."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ..errors import GemmaError
+from ..safe_text import NO_MATH
+from .display import OutputRenderer, render_stream
+from .footer import footer_text
+
+
+class PanelActions:
+    """Run, Compare and the status line, mixed into :class:`~.panel.Panel` (which builds the
+    widgets these read: ``prompt``, ``provider``, ``model``, ``output``, ``compare_output``,
+    ``compare_with``, ``checks``, ``budget``, ``stats``...)."""
+
+    def run(self, _button: Any = None) -> Any:
+        """Send the prompt with the panel's settings, streaming the answer into the output;
+        returns the Completion (also in :attr:`last`)."""
+        from .. import api
+
+        prompt = self.prompt.value.strip("\n")
+        if not prompt.strip():
+            self._say("write a prompt first", error=True)
+            return None
+        try:
+            call = api.stream(prompt, self.provider.value, self.model.value,
+                              session=self.session)
+        except GemmaError as exc:
+            self._say(str(exc), error=True)
+            return None
+        sink = OutputRenderer(self.output)
+        self.run_button.disabled = True
+        self._say("running…")
+        try:
+            completion = render_stream(call, sink)
+        finally:
+            self.run_button.disabled = False
+        self.last = completion
+        if completion is not None:
+            error = f" — {completion.error}" if completion.error else ""
+            self._say(footer_text(completion.record) + error, error=bool(error))
+        return completion
+
+    def compare(self, _button: Any = None) -> Any:
+        """Run the prompt on every ticked provider at once, live, into :attr:`compare_output`;
+        returns the DataFrame (also in :attr:`last`)."""
+        from .live_compare import compare
+
+        prompt = self.prompt.value.strip("\n")
+        if not prompt.strip():
+            self._say("write a prompt first", error=True)
+            return None
+        providers = list(self.compare_with.value) or [self.provider.value]
+        budget = self._budget()
+        if budget is False:
+            return None
+        self.compare_output.outputs = ()
+        self.compare_output.layout.display = None
+        self.compare_button.disabled = True
+        self._say(f"comparing {', '.join(providers)}…")
+        try:
+            checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
+            frame = compare(prompt, providers=providers, session=self.session,
+                            display=self.compare_output, checks=checks, budget=budget,
+                            budget_unknown="allow" if self.budget_allow_unknown.value
+                            else "refuse")
+        except GemmaError as exc:
+            self._say(str(exc), error=True)
+            return None
+        finally:
+            self.compare_button.disabled = False
+        self.last = frame
+        ok = int((frame["status"] == "ok").sum())
+        skipped = int((frame["status"] == "skipped").sum())
+        line = (f"{len(frame)} runs · {ok} ok" + (f" · {skipped} not sent" if skipped else "")
+                + f" · {frame.attrs['compare']['wall_s']:.1f} s")
+        if "passed" in frame.columns:
+            from ..comparisons.views import quality_line
+
+            line += "\n" + quality_line(frame)
+        self._say(line)
+        return frame
+
+    def _budget(self) -> float | None | bool:
+        """The budget box as USD (None when empty); False after saying what is wrong."""
+        text = self.budget.value.strip().lstrip("$")
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0:
+            self._say(f"budget {self.budget.value!r} is not an amount in USD (e.g. 0.50)",
+                      error=True)
+            return False
+        return value
+
+    def _say(self, text: str, error: bool = False) -> None:
+        color = "#c5221f" if error else "#555"
+        self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
+                            f'white-space:pre-line">{html.escape(text)}</span>')
