@@ -17,6 +17,7 @@ from typing import Any
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
 from ..catalog.thinking import think_switch
 from ..errors import GemmaError
+from ..palette import ACCENT, MUTED
 from ..session import Session, get_session
 from .listing import provider_status
 from .panel_actions import PanelActions
@@ -245,11 +246,11 @@ class Panel(PanelActions):
 
     def _mark(self, name: str, allowed: ParamRange) -> None:
         if name in self.explicit:
-            text, color = "set", "#1a73e8"
+            text, color = "set", ACCENT
         elif allowed.default is not None:
-            text, color = "model default", "#666"
+            text, color = "model default", MUTED
         else:
-            text, color = "random" if name == "seed" else "provider's default", "#999"
+            text, color = "random" if name == "seed" else "provider's default", MUTED
         self.markers[name].value = f'<span style="color:{color};font-size:0.85em">{text}</span>'
 
     # -- user changes -------------------------------------------------------------------

@@ -8,6 +8,7 @@ import html
 from typing import Any
 
 from ..errors import GemmaError
+from ..palette import ERROR, MUTED
 from ..safe_text import NO_MATH
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
@@ -102,6 +103,6 @@ class PanelActions:
         return value
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#c5221f" if error else "#555"
+        color = ERROR if error else MUTED
         self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
                             f'white-space:pre-line">{html.escape(text)}</span>')
