@@ -352,11 +352,14 @@ def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> F
         return _finish_axes(fig, ax, variants, "pass rate")
     rng = np.random.default_rng(0)
     for i, variant in enumerate(variants):
-        values = pd.to_numeric(ok.loc[ok["_variant"] == variant, metric], errors="coerce")
-        values = values.astype("float64").dropna().to_numpy()
-        if not len(values):
-            ax.text(0, i, "  no successful run", va="center", fontsize=8, color=CHART_MUTED,
+        runs = pd.to_numeric(ok.loc[ok["_variant"] == variant, metric], errors="coerce")
+        values = runs.astype("float64").dropna().to_numpy()
+        note = _chart_note(metric, len(runs), len(runs) - len(values), values)
+        if note:  # say what is not drawn, or that $0 is free, not unknown
+            ax.text(0 if not len(values) else 1, i, f"  {note}  ", va="center", fontsize=8,
+                    color=CHART_MUTED, ha="left" if not len(values) else "right",
                     transform=ax.get_yaxis_transform())
+        if not len(values):
             continue
         q1, median, q3 = np.percentile(values, [25, 50, 75])
         ax.hlines(i, q1, q3, color=CHART_ACCENT, alpha=0.25, linewidth=10)
@@ -365,6 +368,18 @@ def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> F
                    zorder=3)
     ax.set_xlabel(LABELS.get(metric, metric))
     return _finish_axes(fig, ax, variants, LABELS.get(metric, metric))
+
+
+def _chart_note(metric: str, runs: int, missing: int, values: Any) -> str:
+    """What a variant's row of the chart says besides its dots ('' for nothing)."""
+    if not runs:
+        return "no successful run"
+    why = {"tokens_per_s": "not streamed", "cost_usd": "price unknown"}.get(metric, "no value")
+    if missing:
+        return why if missing == runs else f"{missing} of {runs} {why}"
+    if metric == "cost_usd" and not values.any():
+        return "free ($0)"
+    return ""
 
 
 def _finish_axes(fig: Figure, ax: Any, variants: list[str], title: str) -> Figure:

@@ -99,10 +99,12 @@ def ticker_text(cell: Cell, now: float | None = None) -> str:
 
 
 def progress_text(state: GridState) -> str:
-    """E.g. ``12/32 done · 1 error · 8 running · 3.2 s``."""
+    """E.g. ``12/32 done · 1 error · 8 running · 3.2 s``. Done are the runs that ended
+    with an answer or an error (or earlier, resumed); interrupted, not run and not sent are
+    counted beside them, so the parts add up to the total."""
     c = state.counts()
     total = len(state.cells)
-    parts = [f"{state.finished}/{total} done"]
+    parts = [f"{c[OK] + c[ERROR] + c[SKIPPED]}/{total} done"]
     for status, word in ((ERROR, "error"), (INTERRUPTED, "interrupted"), (SKIPPED, "resumed"),
                          (CANCELLED, "not run"), (REFUSED, "not sent")):
         if c[status]:
