@@ -56,7 +56,8 @@ class PanelActions:
             from .magics import stopped
 
             self.last = call.completion
-            self._say(str(stopped(call.completion)), error=True)
+            footer = "" if self.last is None else "\n" + footer_text(self.last.record)
+            self._say(str(stopped(self.last)) + footer, error=True)
             if stop is None:
                 raise
             return self.last
