@@ -109,6 +109,7 @@ def use_theme(pg, name: str) -> None:
         "([n, ink]) => document.body.dataset.jpThemeName === n && getComputedStyle("
         "document.documentElement).getPropertyValue('--jp-ui-font-color0').trim() === ink",
         arg=[name, ink], timeout=60_000)
+    pg.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)  # the fade
 
 
 def test_every_text_meets_aa_in_light_and_dark_themes(page, lab):  # noqa: F811
