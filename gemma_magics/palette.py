@@ -37,7 +37,7 @@ TEXT = f"var(--jp-ui-font-color1, {FALLBACK['text']})"
 MUTED = f"var(--jp-ui-font-color2, {FALLBACK['muted']})"
 ERROR = _themed("--jp-error-color1", FALLBACK["error"], 80)
 WARN = _themed("--jp-warn-color1", FALLBACK["warn"], 70)
-SUCCESS = _themed("--jp-success-color1", FALLBACK["success"], 80)
+SUCCESS = _themed("--jp-success-color1", FALLBACK["success"], 75)
 #: Running, "set" by the user: the theme's brand blue.
 ACCENT = _themed("--jp-brand-color1", FALLBACK["accent"], 80)
 #: A highlighted table cell ("best value"): a faint tint of the success colour under it, so
