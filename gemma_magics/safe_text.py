@@ -21,6 +21,8 @@ from __future__ import annotations
 import html
 import re
 
+from .palette import MUTED
+
 #: Put on every container of untrusted text: MathJax 3 and 4 skip what is inside.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
 #: Control tokens of Gemma vocabularies that detokenize to visible text.
@@ -84,7 +86,7 @@ def code_markdown(text: str | None, lang: str = "") -> str:
 def thinking_html(text: str | None) -> str:
     """A thinking model's reasoning as a collapsed ``<details>`` section (escaped like any
     model text: only the summary line is ours)."""
-    return (f'<details class="gm-thinking {NO_MATH}" style="margin:0 0 0.4em 0;color:#555">'
+    return (f'<details class="gm-thinking {NO_MATH}" style="margin:0 0 0.4em 0;color:{MUTED}">'
             '<summary style="cursor:pointer;font-size:0.85em">thinking</summary>'
             f"{model_text_html(text, cls='gm-thinking-text')}</details>")
 

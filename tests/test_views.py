@@ -78,7 +78,7 @@ def test_side_by_side_answers_in_columns_with_settings_headers(frame):
 def _highlighted(html: str) -> set[tuple[int, int]]:
     cells = set()
     for block in re.findall(r"((?:#T_\w+_row\d+_col\d+,?\s*)+)\{([^}]*)\}", html):
-        if "d7f0dd" in block[1]:
+        if "font-weight: 600" in block[1]:  # views.HIGHLIGHT
             cells |= {(int(r), int(c)) for r, c in re.findall(r"row(\d+)_col(\d+)", block[0])}
     return cells
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..palette import CHART_ACCENT, CHART_INK, CHART_MUTED
 from ..scoring.summary import has_scores, score_summary, summary_line
 
 if TYPE_CHECKING:
@@ -91,12 +92,12 @@ def plot_pass_rate(frame: pd.DataFrame, variants: list[str], ax: Any,
     for i, variant in enumerate(variants):
         row = quality.loc[variant]
         if not row["scored"]:
-            ax.text(0, i, "  not scored", va="center", fontsize=8, color="#888",
+            ax.text(0, i, "  not scored", va="center", fontsize=8, color=CHART_MUTED,
                     transform=ax.get_yaxis_transform())
             continue
-        ax.hlines(i, row["pass_low"], row["pass_high"], color="#1a73e8", linewidth=3)
-        ax.scatter([row["pass_rate"]], [i], s=40, color="#202124", zorder=3)
+        ax.hlines(i, row["pass_low"], row["pass_high"], color=CHART_ACCENT, linewidth=3)
+        ax.scatter([row["pass_rate"]], [i], s=40, color=CHART_INK, zorder=3)
         ax.text(row["pass_high"], i, f"  {row['passes']}/{row['scored']}", va="center",
-                fontsize=8, color="#555")
+                fontsize=8, color=CHART_MUTED)
     ax.set_xlim(-0.02, 1.1)
     ax.set_xlabel("pass rate (95 % Wilson interval)")

@@ -60,6 +60,7 @@ def compare(
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
+    stop: Any = None,
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
@@ -68,7 +69,8 @@ def compare(
     row per run.
 
     ``dry_run=True`` sends nothing and returns the estimate instead (one row per provider
-    × model, see :mod:`.estimate`); ``view`` is not used."""
+    × model, see :mod:`.estimate`); ``view`` is not used. ``stop`` (a
+    :class:`threading.Event`) set from another thread stops it as a kernel interrupt would."""
     session = session or get_session()
     _check_limits(concurrency, per_provider)
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
@@ -101,6 +103,8 @@ def compare(
     try:
         job.start()
         while not job.join(0.02):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             scoring.check_finished(state)
             view.refresh()
     except BaseException as exc:  # a kernel interrupt (or a display failure): stop every run

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..catalog.models import RANGED_PARAMS
+from ..palette import CHART_ACCENT, CHART_INK, CHART_MUTED, HIGHLIGHT_CELL
 from ..safe_text import NO_MATH, escape, model_text_html
 from . import quality as q
 from .plan import format_value, short_model
@@ -39,7 +40,7 @@ LABELS = {
     "cost_usd": "cost (USD)",
 }
 SETTING_COLUMNS = (*RANGED_PARAMS, "system", "stop")
-HIGHLIGHT = "background-color: #d7f0dd; color: #0b5227; font-weight: 600"
+HIGHLIGHT = HIGHLIGHT_CELL
 
 
 def _check(df: Any) -> None:
@@ -351,19 +352,34 @@ def plot(df: pd.DataFrame, metric: str = "tokens_per_s", *, ax: Any = None) -> F
         return _finish_axes(fig, ax, variants, "pass rate")
     rng = np.random.default_rng(0)
     for i, variant in enumerate(variants):
-        values = pd.to_numeric(ok.loc[ok["_variant"] == variant, metric], errors="coerce")
-        values = values.astype("float64").dropna().to_numpy()
-        if not len(values):
-            ax.text(0, i, "  no successful run", va="center", fontsize=8, color="#888",
+        runs = pd.to_numeric(ok.loc[ok["_variant"] == variant, metric], errors="coerce")
+        values = runs.astype("float64").dropna().to_numpy()
+        note = _chart_note(metric, len(runs), len(runs) - len(values), values)
+        if note:  # say what is not drawn, or that $0 is free, not unknown
+            ax.text(0 if not len(values) else 1, i, f"  {note}  ", va="center", fontsize=8,
+                    color=CHART_MUTED, ha="left" if not len(values) else "right",
                     transform=ax.get_yaxis_transform())
+        if not len(values):
             continue
         q1, median, q3 = np.percentile(values, [25, 50, 75])
-        ax.hlines(i, q1, q3, color="#1a73e8", alpha=0.25, linewidth=10)
-        ax.vlines(median, i - 0.3, i + 0.3, color="#1a73e8", linewidth=2)
-        ax.scatter(values, i + rng.uniform(-0.12, 0.12, len(values)), s=14, color="#202124",
+        ax.hlines(i, q1, q3, color=CHART_ACCENT, alpha=0.25, linewidth=10)
+        ax.vlines(median, i - 0.3, i + 0.3, color=CHART_ACCENT, linewidth=2)
+        ax.scatter(values, i + rng.uniform(-0.12, 0.12, len(values)), s=14, color=CHART_INK,
                    zorder=3)
     ax.set_xlabel(LABELS.get(metric, metric))
     return _finish_axes(fig, ax, variants, LABELS.get(metric, metric))
+
+
+def _chart_note(metric: str, runs: int, missing: int, values: Any) -> str:
+    """What a variant's row of the chart says besides its dots ('' for nothing)."""
+    if not runs:
+        return "no successful run"
+    why = {"tokens_per_s": "not streamed", "cost_usd": "price unknown"}.get(metric, "no value")
+    if missing:
+        return why if missing == runs else f"{missing} of {runs} {why}"
+    if metric == "cost_usd" and not values.any():
+        return "free ($0)"
+    return ""
 
 
 def _finish_axes(fig: Figure, ax: Any, variants: list[str], title: str) -> Figure:

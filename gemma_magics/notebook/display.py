@@ -18,6 +18,7 @@ from typing import Any
 from ..completion import empty_after_thinking
 from ..events import Done, Notice, ReasoningDelta, Retrying, TextDelta, ToolCall
 from ..frontend import in_notebook
+from ..palette import ERROR, MUTED, WARN
 from ..safe_text import (
     clean,
     code_markdown,
@@ -131,7 +132,7 @@ class NotebookRenderer:
         self._thoughts_dirty = False
 
     def notice(self, message: str, level: str = "info", *, transient: bool = False) -> None:
-        data = _line(message, "#b26b00" if level == "warning" else "#666")
+        data = _line(message, WARN if level == "warning" else MUTED)
         if transient:
             self._status(data)
         else:
@@ -142,12 +143,12 @@ class NotebookRenderer:
             self._status(None)
         if self._thoughts_dirty:
             self._show_thinking()
-        lines = [_line(str(error), "#c00")] if error is not None else []
-        lines.append(_line(footer_text(record), "#888"))
+        lines = [_line(str(error), ERROR)] if error is not None else []
+        lines.append(_line(footer_text(record), MUTED))
         text = "".join(self.parts)
         empty = empty_after_thinking(record) if error is None and not text else None
         if empty:  # say why there is no answer, not an empty success
-            lines.insert(0, _line(empty, "#b26b00"))
+            lines.insert(0, _line(empty, WARN))
         if text or (self.handle is not None and not self._stale and not empty):
             self._show(bundle(text, self.fmt))
         elif self.handle is not None:  # no answer: the status line's place takes the next line
@@ -232,7 +233,7 @@ class OutputRenderer:
 
     def notice(self, message: str, level: str = "info", *, transient: bool = False,
                error: bool = False) -> None:
-        color = "#c5221f" if error else "#b06000"
+        color = ERROR if error else WARN
         line = {"output_type": "display_data", "metadata": {}, "data": {
             "text/html": line_html(message, color), "text/plain": message}}
         if transient:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import sys
 import time
+from string import Template
 from typing import Any
 
+from .. import palette
 from ..comparisons.gridstate import (
     CANCELLED,
     ERROR,
@@ -44,27 +46,29 @@ TICK_S = 0.02
 
 _ICONS = {QUEUED: "…", RUNNING: "●", OK: "✓", ERROR: "✗", INTERRUPTED: "■", SKIPPED: "↺",
           CANCELLED: "–", REFUSED: "⊘"}
-_COLORS = {QUEUED: "#999", RUNNING: "#1a73e8", OK: "#188038", ERROR: "#c5221f",
-           INTERRUPTED: "#b06000", SKIPPED: "#5f6368", CANCELLED: "#999", REFUSED: "#b06000"}
+_COLORS = {QUEUED: palette.MUTED, RUNNING: palette.ACCENT, OK: palette.SUCCESS,
+           ERROR: palette.ERROR, INTERRUPTED: palette.WARN, SKIPPED: palette.MUTED,
+           CANCELLED: palette.MUTED, REFUSED: palette.WARN}
 
-_CSS = """
+_CSS = Template("""
 .gmc {font-family: var(--jp-ui-font-family, sans-serif); font-size: 12px}
-.gmc-top {margin: 2px 0 6px; color: var(--jp-ui-font-color1, #333)}
-.gmc-note {color: #b06000; font-size: 11px}
+.gmc-top {margin: 2px 0 6px; color: $text}
+.gmc-note {color: $warn; font-size: 11px}
 .gmc-grid {display: grid; gap: 6px; overflow-x: auto; align-items: start}
 .gmc-head {font-weight: 600; padding: 2px 4px; border-bottom: 2px solid
   var(--jp-border-color1, #ccc); overflow-wrap: anywhere}
-.gmc-prompt {grid-column: 1 / -1; font-style: italic; color: var(--jp-ui-font-color2, #555);
+.gmc-prompt {grid-column: 1 / -1; font-style: italic; color: $muted;
   padding-top: 4px; white-space: pre-wrap}
 .gmc-cell {border: 1px solid var(--jp-border-color2, #ddd); border-left-width: 3px;
   border-radius: 3px; padding: 3px 6px; min-width: 0}
-.gmc-tick {font-size: 11px; color: var(--jp-ui-font-color2, #666); margin-bottom: 2px}
+.gmc-tick {font-size: 11px; color: $muted; margin-bottom: 2px}
 .gmc-text {white-space: pre-wrap; overflow-wrap: anywhere; max-height: 18em; overflow-y: auto;
   font-family: var(--jp-content-font-family, sans-serif); font-size: 13px}
-.gmc-err {color: #c5221f; font-size: 11px; white-space: pre-wrap}
+.gmc-err {color: $error; font-size: 11px; white-space: pre-wrap}
 .gmc-v {font-weight: 600; font-size: 11px; overflow-wrap: anywhere}
 .gmc-verdict {font-weight: 600; cursor: help}
-"""
+""").substitute(
+    text=palette.TEXT, muted=palette.MUTED, warn=palette.WARN, error=palette.ERROR)
 
 
 # -- text ---------------------------------------------------------------------------------
@@ -95,10 +99,12 @@ def ticker_text(cell: Cell, now: float | None = None) -> str:
 
 
 def progress_text(state: GridState) -> str:
-    """E.g. ``12/32 done · 1 error · 8 running · 3.2 s``."""
+    """E.g. ``12/32 done · 1 error · 8 running · 3.2 s``. Done are the runs that ended
+    with an answer or an error (or earlier, resumed); interrupted, not run and not sent are
+    counted beside them, so the parts add up to the total."""
     c = state.counts()
     total = len(state.cells)
-    parts = [f"{state.finished}/{total} done"]
+    parts = [f"{c[OK] + c[ERROR] + c[SKIPPED]}/{total} done"]
     for status, word in ((ERROR, "error"), (INTERRUPTED, "interrupted"), (SKIPPED, "resumed"),
                          (CANCELLED, "not run"), (REFUSED, "not sent")):
         if c[status]:
@@ -114,7 +120,7 @@ def progress_text(state: GridState) -> str:
 
 
 def _cell_html(cell: Cell, now: float, with_variant: bool) -> str:
-    color = _COLORS.get(cell.status, "#999")
+    color = _COLORS.get(cell.status, palette.MUTED)
     head = ""
     if with_variant:
         head = (f'<div class="gmc-v">{html.escape(cell.variant)} · run {cell.repeat + 1}'

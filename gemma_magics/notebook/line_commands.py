@@ -8,6 +8,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..frontend import show
+from ..palette import ERROR
 from ..safe_text import code_markdown, line_html, model_text_html
 from ..session import get_session
 
@@ -142,4 +143,4 @@ def show_html(html_text: str, text: str) -> None:
 
 def error_line(text: str) -> None:
     """One red line in a notebook, ``Error: ...`` in a terminal."""
-    show({"text/html": line_html(text, "#c00"), "text/plain": text}, plain=f"Error: {text}")
+    show({"text/html": line_html(text, ERROR), "text/plain": text}, plain=f"Error: {text}")

@@ -1,7 +1,7 @@
 """The parameter panel: ``gemma_magics.panel()`` or ``%gemma panel``.
 
 Provider and model pickers, one control per sampling setting (each model's allowed range
-and default), system and prompt boxes, Run, Compare (with a budget box) and "Reset to model
+and default), system and prompt boxes, Run, Compare (with a budget box), Stop and "Reset to model
 defaults".
 Every control writes the session defaults, so the next ``%%gemma`` cell uses the panel's
 settings (its own flags still win), and the panel follows changes made elsewhere
@@ -11,12 +11,14 @@ when a panel is built.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any
 
 from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRange
 from ..catalog.thinking import think_switch
 from ..errors import GemmaError
+from ..palette import ACCENT, MUTED
 from ..session import Session, get_session
 from .listing import provider_status
 from .panel_actions import PanelActions
@@ -94,6 +96,10 @@ class Panel(PanelActions):
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.compare_button = w.Button(description="Compare", icon="columns",
                                        tooltip="run the prompt on every ticked provider")
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
+                                    tooltip="stop the Run or Compare in flight (as the "
+                                    "kernel's interrupt does)")
+        self._stop_event = threading.Event()
         self.reset_button = w.Button(description="Reset to model defaults", icon="undo",
                                      layout=w.Layout(width="auto"))
         self.compare_with = w.SelectMultiple(options=self._ready_providers(),
@@ -122,7 +128,7 @@ class Panel(PanelActions):
             self.system,
             self.think,
             self.prompt,
-            w.HBox([self.run_button, self.compare_button, self.reset_button]),
+            w.HBox([self.run_button, self.compare_button, self.stop_button, self.reset_button]),
             self.compare_with,
             w.HBox([self.budget, self.budget_allow_unknown]),
             self.checks,
@@ -185,6 +191,7 @@ class Panel(PanelActions):
         self.think.observe(self._think_changed, names="value")
         self.run_button.on_click(self.run)
         self.compare_button.on_click(self.compare)
+        self.stop_button.on_click(self.stop)
         self.reset_button.on_click(self.reset)
         ref = weakref.WeakMethod(self._session_changed)
         session = self.session
@@ -245,11 +252,11 @@ class Panel(PanelActions):
 
     def _mark(self, name: str, allowed: ParamRange) -> None:
         if name in self.explicit:
-            text, color = "set", "#1a73e8"
+            text, color = "set", ACCENT
         elif allowed.default is not None:
-            text, color = "model default", "#666"
+            text, color = "model default", MUTED
         else:
-            text, color = "random" if name == "seed" else "provider's default", "#999"
+            text, color = "random" if name == "seed" else "provider's default", MUTED
         self.markers[name].value = f'<span style="color:{color};font-size:0.85em">{text}</span>'
 
     # -- user changes -------------------------------------------------------------------

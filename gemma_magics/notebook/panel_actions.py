@@ -5,27 +5,38 @@ went. The panel's layout and its controls' wiring are :mod:`gemma_magics.noteboo
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 from ..errors import GemmaError
+from ..palette import ERROR, MUTED
 from ..safe_text import NO_MATH
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
+from .stopping import Stoppable, in_kernel, start
 
 
 class PanelActions:
-    """Run, Compare and the status line, mixed into :class:`~.panel.Panel` (which builds the
-    widgets these read: ``prompt``, ``provider``, ``model``, ``output``, ``compare_output``,
-    ``compare_with``, ``checks``, ``budget``, ``stats``...)."""
+    """Run, Compare, Stop and the status line, mixed into :class:`~.panel.Panel` (which
+    builds the widgets these read: ``prompt``, ``provider``, ``model``, ``output``,
+    ``compare_output``, ``compare_with``, ``checks``, ``budget``, ``stats``...).
 
-    def run(self, _button: Any = None) -> Any:
+    Clicked in a notebook, Run and Compare work in a thread beside the kernel so that Stop
+    (or the kernel's interrupt) can end them; called as methods they run here and return."""
+
+    worker: threading.Thread | None = None
+
+    def run(self, button: Any = None) -> Any:
         """Send the prompt with the panel's settings, streaming the answer into the output;
-        returns the Completion (also in :attr:`last`)."""
+        returns the Completion (also in :attr:`last`), None when clicked in a notebook (it
+        streams on; :meth:`wait` for it)."""
         from .. import api
 
         prompt = self.prompt.value.strip("\n")
         if not prompt.strip():
             self._say("write a prompt first", error=True)
+            return None
+        if self._busy():
             return None
         try:
             call = api.stream(prompt, self.provider.value, self.model.value,
@@ -36,8 +47,20 @@ class PanelActions:
         sink = OutputRenderer(self.output)
         self.run_button.disabled = True
         self._say("running…")
+        return self._begin(button, lambda stop: self._stream(call, sink, stop))
+
+    def _stream(self, call: Any, sink: Any, stop: threading.Event | None) -> Any:
         try:
-            completion = render_stream(call, sink)
+            completion = render_stream(call if stop is None else Stoppable(call, stop), sink)
+        except KeyboardInterrupt:
+            from .magics import stopped
+
+            self.last = call.completion
+            footer = "" if self.last is None else "\n" + footer_text(self.last.record)
+            self._say(str(stopped(self.last)) + footer, error=True)
+            if stop is None:
+                raise
+            return self.last
         finally:
             self.run_button.disabled = False
         self.last = completion
@@ -46,14 +69,14 @@ class PanelActions:
             self._say(footer_text(completion.record) + error, error=bool(error))
         return completion
 
-    def compare(self, _button: Any = None) -> Any:
+    def compare(self, button: Any = None) -> Any:
         """Run the prompt on every ticked provider at once, live, into :attr:`compare_output`;
-        returns the DataFrame (also in :attr:`last`)."""
-        from .live_compare import compare
-
+        returns the DataFrame (also in :attr:`last`), None when clicked in a notebook."""
         prompt = self.prompt.value.strip("\n")
         if not prompt.strip():
             self._say("write a prompt first", error=True)
+            return None
+        if self._busy():
             return None
         providers = list(self.compare_with.value) or [self.provider.value]
         budget = self._budget()
@@ -63,12 +86,25 @@ class PanelActions:
         self.compare_output.layout.display = None
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
+        return self._begin(button, lambda stop: self._compare(prompt, providers, budget, stop))
+
+    def _compare(self, prompt: str, providers: list[str], budget: float | None,
+                 stop: threading.Event | None) -> Any:
+        from ..errors import Interrupted
+        from .live_compare import compare
+
         try:
             checks = [c.strip() for c in self.checks.value.split(",") if c.strip()] or None
             frame = compare(prompt, providers=providers, session=self.session,
                             display=self.compare_output, checks=checks, budget=budget,
                             budget_unknown="allow" if self.budget_allow_unknown.value
-                            else "refuse")
+                            else "refuse", stop=stop)
+        except Interrupted as exc:
+            self.last = exc.result
+            self._say(str(exc), error=True)
+            if stop is None:
+                raise
+            return self.last
         except GemmaError as exc:
             self._say(str(exc), error=True)
             return None
@@ -86,6 +122,38 @@ class PanelActions:
         self._say(line)
         return frame
 
+    def stop(self, _button: Any = None) -> None:
+        """End the Run or Compare in flight: the partial answers are recorded as interrupted."""
+        self._stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Until the Run or Compare in flight has ended; returns :attr:`last`."""
+        if self.worker is not None:
+            self.worker.join(timeout)
+        return self.last
+
+    def _busy(self) -> bool:
+        if self.worker is not None and self.worker.is_alive():
+            self._say("a Run or Compare is still going: Stop it first", error=True)
+            return True
+        return False
+
+    def _begin(self, button: Any, work: Any) -> Any:
+        if button is None or not in_kernel():
+            return work(None)
+        self.stop_button.disabled = False
+
+        def then_stop_off(stop: threading.Event) -> None:
+            try:
+                work(stop)
+            except Exception as exc:  # a thread has nobody to raise to: say it
+                self._say(f"{type(exc).__name__}: {exc}", error=True)
+            finally:
+                self.stop_button.disabled = True
+
+        self.worker = start(then_stop_off, self._stop_event, name="gemma-panel")
+        return None
+
     def _budget(self) -> float | None | bool:
         """The budget box as USD (None when empty); False after saying what is wrong."""
         text = self.budget.value.strip().lstrip("$")
@@ -102,6 +170,6 @@ class PanelActions:
         return value
 
     def _say(self, text: str, error: bool = False) -> None:
-        color = "#c5221f" if error else "#555"
+        color = ERROR if error else MUTED
         self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
                             f'white-space:pre-line">{html.escape(text)}</span>')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from ..comparisons.gridstate import Cell
+from ..palette import ERROR, SUCCESS, WARN
 from ..safe_text import NO_MATH
 
 
@@ -31,7 +32,7 @@ def verdict_html(cell: Cell) -> str:
             f'title="{html.escape(hover, quote=True)}">{html.escape(text)}</span>')
 
 
-_VERDICT_COLORS = {True: "#188038", False: "#c5221f", None: "#b06000"}
+_VERDICT_COLORS = {True: SUCCESS, False: ERROR, None: WARN}
 
 
 class PlainText:

@@ -18,6 +18,7 @@ from ..errors import GemmaError, ValidationError
 from ..events import ToolCall
 from ..features.tools import ToolStep, as_tools, execute, tool_turns
 from ..frontend import show
+from ..palette import ERROR
 
 DEFAULT_MAX_ROUNDS = 4
 
@@ -88,7 +89,7 @@ def steps_bundle(steps: list[ToolStep]) -> dict[str, str]:
     import html
 
     items = "".join(
-        f'<li style="color:{"#c00" if s.error else "inherit"}"><code>'
+        f'<li style="color:{ERROR if s.error else "inherit"}"><code>'
         f"{html.escape(s.line())}</code></li>" for s in steps)
     start = steps[0].round if steps else 1
     text = "\n".join(f"  {i}. {s.line()}" for i, s in enumerate(steps, 1))
