@@ -9,15 +9,19 @@ starts. The baseline for append is the bare ``sqlite3`` floor of the same design
 row tuples inserted one autocommitted ``execute`` at a time into the same table with the
 same pragmas. ``RecordLog.append_many`` (one transaction) is reported beside it.
 
-Load is ``gemma_magics.history(session)`` on a fresh session (opening the file included),
-median of three; its baseline is ``pandas.read_sql_query`` of the same table with no dtype
-work.
+Load (B6′) is ``gemma_magics.history(session)`` as users call it, on a fresh session (opening
+the file included, the scores join included); its baseline is a bare ``sqlite3`` scan that
+reads every value of the same rows (``SELECT count(*), sum(length(col)), ...`` over every
+column, on a fresh connection). Both sides pay their imports in an untimed first call; then
+five interleaved rounds in a rotating order, medians. Beside them, untargeted: the frame
+alone (``RecordLog.dataframe()``) and the row-by-row road taken without the ``[arrow]`` extra.
 
-Targets: append <= 0.2 ms per record amortised; load <= 1 s.
+Targets: append <= 0.2 ms per record amortised; history() <= 2x the bare scan.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sqlite3
@@ -27,7 +31,8 @@ import time
 from benchmarks.common import result, scratch, spread
 
 APPEND_TARGET_MS = 0.2
-LOAD_TARGET_S = 1.0
+LOAD_TARGET_RATIO = 2.0  # B6': history() <= 2x a bare scan of every value
+LOAD_REPEATS = 5
 SIZES = {"full": 100_000, "smoke": 2_000}
 BLOCKS = 10  # the append is timed in blocks, for a spread
 WORDS = ["gradient", "descent", "model", "token", "answer", "provider", "latency", "sample",
@@ -61,6 +66,19 @@ def make_records(n: int) -> list:
     return out
 
 
+@contextlib.contextmanager
+def _arrow_off():
+    """The read as it is without the [arrow] extra installed."""
+    from gemma_magics.records import arrow_read
+
+    available = arrow_read.available
+    arrow_read.available = lambda: False
+    try:
+        yield
+    finally:
+        arrow_read.available = available
+
+
 def run(size: str = "full") -> list[dict]:
     n = SIZES[size]
     with scratch() as tmp:
@@ -68,11 +86,10 @@ def run(size: str = "full") -> list[dict]:
 
 
 def _measure(n: int, tmp) -> list[dict]:
-    import pandas as pd
-
     import gemma_magics
     from gemma_magics.config import Config
-    from gemma_magics.records.log import RecordLog, _sql_row
+    from gemma_magics.records import arrow_read
+    from gemma_magics.records.log import COLUMNS, RecordLog, _sql_row
     from gemma_magics.session import Session
 
     t0 = time.perf_counter()
@@ -121,24 +138,57 @@ def _measure(n: int, tmp) -> list[dict]:
     many_ms = (time.perf_counter() - t) / n * 1000
     many.close()
 
-    # load: history() on a fresh session, opening the file included
-    loads, raw_loads = [], []
-    frame = None
-    for _ in range(3):
-        t = time.perf_counter()
-        session = Session(config=Config(), db_path=tmp / "append.sqlite")
-        frame = gemma_magics.history(session)
-        loads.append(time.perf_counter() - t)
+    # load (B6'): history() as users call it, on a fresh session (opening the file included),
+    # against a bare sqlite3 scan that reads every value of the same rows, interleaved, with
+    # the first (import-paying) call of each side untimed
+    path = tmp / "append.sqlite"
+    scan_sql = ("SELECT count(*), " + ", ".join(f"sum(length({c}))" for c in COLUMNS)
+                + " FROM calls")
+    frames: list = []
+
+    def ours_history() -> None:
+        session = Session(config=Config(), db_path=path)
+        frames[:] = [gemma_magics.history(session)]
         session.log.close()
-        conn = sqlite3.connect(tmp / "append.sqlite")
-        t = time.perf_counter()
-        pd.read_sql_query("SELECT * FROM calls ORDER BY timestamp", conn)
-        raw_loads.append(time.perf_counter() - t)
+
+    def frame_alone() -> None:
+        log = RecordLog(path)
+        log.dataframe()
+        log.close()
+
+    def row_by_row() -> None:  # the road taken without the [arrow] extra
+        log = RecordLog(path)
+        with _arrow_off():
+            log.dataframe()
+        log.close()
+
+    def bare_scan() -> None:
+        conn = sqlite3.connect(path)
+        conn.execute(scan_sql).fetchone()
         conn.close()
-    assert frame is not None and len(frame) == stored == n, (len(frame), stored, n)
+
+    t = time.perf_counter()
+    ours_history()
+    first_s = time.perf_counter() - t
+    bare_scan()
+    sides = {"history": ours_history, "frame": frame_alone, "rows": row_by_row,
+             "scan": bare_scan}
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for i in range(LOAD_REPEATS):
+        names = list(sides)[i % len(sides):] + list(sides)[:i % len(sides)]  # rotate the order
+        for name in names:
+            t = time.perf_counter()
+            sides[name]()
+            times[name].append(time.perf_counter() - t)
+    frame = frames[0]
+    assert len(frame) == stored == n, (len(frame), stored, n)
     dtypes_ok = (str(frame["completion_tokens"].dtype) == "Int64"
                  and str(frame["latency_s"].dtype) == "float64"
+                 and str(frame["think"].dtype) == "boolean"
                  and str(frame["timestamp"].dtype).startswith("datetime64"))
+    loads, raw_loads = times["history"], times["scan"]
+    frame_s, rows_s = spread(times["frame"]), spread(times["rows"])
+    arrow_on = arrow_read.available()
     load_s, raw_s = spread(loads), spread(raw_loads)
     size_mb = (tmp / "append.sqlite").stat().st_size / 1e6
     ap_s, fl_s = spread(per_block), spread(floor_blocks)
@@ -149,11 +199,19 @@ def _measure(n: int, tmp) -> list[dict]:
         f"append_many (one transaction): {many_ms * 1000:.1f} µs/record. Building the "
         f"Record objects (not timed): {build_s / n * 1e6:.0f} µs each."
     )
+    scan_ms = raw_s["median"]
     load_notes = (
-        f"history() of {n:,} rows on a fresh session: median {load_s['median']:.2f} s "
-        f"(min {load_s['min']:.2f}, max {load_s['max']:.2f}); bare read_sql_query "
-        f"{raw_s['median']:.2f} s (fetching the rows and building the frame, no dtype work). "
-        f"Typed columns (Int64, float64, datetime64): {dtypes_ok}."
+        f"history() of {n:,} rows on a fresh session, as users call it (scores joined; none "
+        f"given): median {load_s['median']:.2f} s (min {load_s['min']:.2f}, max "
+        f"{load_s['max']:.2f}) against a bare sqlite3 scan reading every value of the same "
+        f"rows (SELECT count(*), sum(length(col)) over all {len(COLUMNS)} columns): "
+        f"{scan_ms:.2f} s; {LOAD_REPEATS} interleaved rounds, rotated order, imports paid "
+        f"by an untimed first call on both sides (that first history(), imports included: "
+        f"{first_s:.2f} s). Arrow road {'on' if arrow_on else 'OFF (extra not installed)'}. "
+        f"The frame alone (RecordLog.dataframe()): {frame_s['median']:.2f} s "
+        f"({frame_s['median'] / scan_ms:.2f}× the scan); the row-by-row road (no [arrow] "
+        f"extra): {rows_s['median']:.2f} s ({rows_s['median'] / scan_ms:.2f}×). Typed "
+        f"columns (Int64, float64, boolean, datetime64): {dtypes_ok}."
     )
     return [
         result(bench="B6", name=f"history log: append {n:,} records (ms/record)",
@@ -162,11 +220,14 @@ def _measure(n: int, tmp) -> list[dict]:
                passed=append_ms <= APPEND_TARGET_MS, ours_spread=ap_s, baseline_spread=fl_s,
                notes=append_notes,
                details={"append_many_ms": many_ms, "file_mb": size_mb}),
-        result(bench="B6", name=f"history(): {n:,} rows to DataFrame (s)",
+        result(bench="B6", name=f"B6′ history(): {n:,} rows vs a bare SQLite scan (s)",
                ours=load_s["median"], baseline=raw_s["median"], unit="s",
-               target=LOAD_TARGET_S, target_text="≤ 1 s", measured=load_s["median"],
-               passed=load_s["median"] <= LOAD_TARGET_S and dtypes_ok, ours_spread=load_s,
-               baseline_spread=raw_s, notes=load_notes, details={"dtypes_ok": dtypes_ok}),
+               target=LOAD_TARGET_RATIO, target_text="≤ 2× the scan",
+               measured=load_s["median"] / raw_s["median"],
+               passed=load_s["median"] <= LOAD_TARGET_RATIO * raw_s["median"] and dtypes_ok,
+               ours_spread=load_s, baseline_spread=raw_s, notes=load_notes,
+               details={"dtypes_ok": dtypes_ok, "arrow": arrow_on, "first_call_s": first_s,
+                        "frame_alone_s": frame_s, "row_by_row_s": rows_s}),
     ]
 
 

@@ -21,7 +21,8 @@ PROMPT = "The three most useful pandas functions are"
 
 def test_import_is_light():
     code = ("import sys, gemma_magics; "
-            "print([m for m in ('pandas','ipywidgets','llama_cpp','matplotlib','httpx') "
+            "print([m for m in ('pandas','ipywidgets','llama_cpp','matplotlib','httpx','pyarrow',"
+            "'adbc_driver_manager') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

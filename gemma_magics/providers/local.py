@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import CapabilityError, ValidationError
 from ..events import Event, Finish, Notice, Sent, TextDelta, Usage
-from . import local_model
+from . import local_model, local_threads
 from .base import Provider, Request, gemma_template
 
 _model_lock = threading.Lock()  # one generation at a time: one model, one context
@@ -48,13 +48,11 @@ def n_ctx() -> int:
 
 
 def n_threads() -> int:
-    """Decode threads: all cores but one, so the kernel, the browser and anything else
-    running do not stall llama.cpp's thread barrier (on 2 cores, 2 threads under any other
-    load ran at a quarter of 1 thread's speed). ``GEMMA_MAGICS_LOCAL_THREADS`` overrides."""
-    explicit = os.environ.get("GEMMA_MAGICS_LOCAL_THREADS")
-    if explicit:
-        return max(1, int(explicit))
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Decode threads to start with: every core, or ``GEMMA_MAGICS_LOCAL_THREADS``. Unless
+    that variable fixes it, the count then follows the measured decode steps
+    (:mod:`~gemma_magics.providers.local_threads`: one fewer while another process holds a
+    core, which stalls llama.cpp's thread barrier)."""
+    return local_threads.fixed_threads() or local_threads.cores()
 
 
 def load_model(path: str):
@@ -68,9 +66,11 @@ def load_model(path: str):
                 model_path=path,
                 n_ctx=n_ctx(),
                 n_threads=n_threads(),
-                n_threads_batch=os.cpu_count() or 1,
+                n_threads_batch=n_threads(),
                 verbose=False,
             )
+            _loaded[path]._gemma_threads = local_threads.ThreadChooser(
+                fixed=local_threads.fixed_threads())
             # one token through every layer now, in the "loading model…" step: the first
             # evaluation pages the mmap'd weights in (from disk when the page cache is
             # cold), a one-time cost that would otherwise land in the first call's TTFT
@@ -201,8 +201,9 @@ class LocalProvider(Provider):
             from .local_grammar import constrained_tokens
 
             tokens = constrained_tokens(llm, prompt_tokens, grammar, **sampling)
+        steps = local_threads.timed_steps(llm, tokens, llm._gemma_threads)
         try:
-            for token in tokens:
+            for token in steps:
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
@@ -218,6 +219,7 @@ class LocalProvider(Provider):
                 if count >= p.max_tokens:
                     break
         finally:
+            steps.close()
             tokens.close()
         tail = "" if stops.hit else stops.flush(decoder.decode(b"", final=True))
         if tail:

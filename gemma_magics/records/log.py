@@ -27,6 +27,7 @@ STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_INTERRUPTED = "interrupted"
 STATUS_SKIPPED = "skipped"  # never sent (budget, context window); resume runs it
+READ_ONLY = "opened read-only"  # why a log opened by RecordLog.read_only is not written
 
 
 @dataclass
@@ -157,7 +158,7 @@ class RecordLog:
         self = cls.__new__(cls)
         self.path = str(Path(path).expanduser())
         self._lock = threading.RLock()
-        self._pending, self._unwritable = [], "opened read-only"
+        self._pending, self._unwritable = [], READ_ONLY
         uri = Path(self.path).resolve().as_uri() + "?mode=ro&immutable=1"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -306,13 +307,21 @@ class RecordLog:
     def dataframe(self) -> pd.DataFrame:
         import pandas as pd
 
+        from . import arrow_read
+
         # Rows come in storage order (no ORDER BY: SQLite would sort every row, text and
-        # all, through its sorter) and straight into a DataFrame (read_sql_query adds a
-        # second conversion pass); the stable sort by timestamp afterwards takes milliseconds.
+        # all, through its sorter); the stable sort by timestamp afterwards takes milliseconds
+        # and is skipped when storage order is already time order (the usual case).
         with self._reading():
-            rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
-            rows += [_sql_row(r) for r in self._pending]
-        frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
+            frame = arrow_read.read_calls(self.path, immutable=self._unwritable == READ_ONLY)
+            if frame is None:  # no Arrow extra, or a log it cannot read: row by row
+                rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls").fetchall()
+                rows += [_sql_row(r) for r in self._pending]
+                frame = to_dataframe(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
+            elif self._pending:
+                frame = pd.concat([frame, to_dataframe(list(self._pending))], ignore_index=True)
+        if frame["timestamp"].is_monotonic_increasing:
+            return frame
         return frame.sort_values("timestamp", kind="stable", ignore_index=True)
 
     def close(self) -> None:
