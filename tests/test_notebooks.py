@@ -321,7 +321,7 @@ def test_readme_starts_with_the_run_and_test_commands():
     blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
     assert blocks[0].split("\n")[:2] == ['pip install -e ".[local]" jupyterlab',
                                          "jupyter lab notebooks/quickstart.ipynb"]
-    assert blocks[1].split("\n")[:2] == ['pip install -e ".[local,test,dev]"',
+    assert blocks[1].split("\n")[:2] == ['pip install -e ".[local,arrow,test,dev]"',
                                          "python -m pytest -ra"]
     assert "python -m pytest -ra" in (ROOT / ".ci" / "run").read_text()
     assert readme.index("## Run it") < readme.index("## Test it") < readme.index("## A 60")
