@@ -486,6 +486,21 @@ HOSTILE = (f"{PAYLOAD} first line\n1. tea costs $3.50 and $4.00\n2. second item"
 SHOWN = HOSTILE.replace("<start_of_image>", "")
 
 
+def write_notebook(path: Path, cells: list[tuple[str, ...]]) -> None:
+    """Write an unexecuted notebook: each cell ``(id, source)`` (code) or
+    ``(id, kind, source)``."""
+    nb = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    for cell_id, *rest in cells:
+        kind, source = rest if len(rest) == 2 else ("code", rest[0])
+        cell = {"id": cell_id, "cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(outputs=[], execution_count=None)
+        nb["cells"].append(cell)
+    path.write_text(json.dumps(nb))
+
+
 def hostile_notebook(path: Path) -> list[str]:
     """A notebook whose emulated providers all answer ``HOSTILE``; returns its cell ids."""
     setup = (
@@ -512,15 +527,7 @@ def hostile_notebook(path: Path) -> list[str]:
         ("ut-sbs", "code", "gm.side_by_side(runs)"),
         ("ut-panel", "code", "panel = gm.panel()\npanel"),
     ]
-    nb = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    for cell_id, kind, source in cells:
-        cell = {"id": cell_id, "cell_type": kind, "metadata": {}, "source": source}
-        if kind == "code":
-            cell.update(outputs=[], execution_count=None)
-        nb["cells"].append(cell)
-    path.write_text(json.dumps(nb))
+    write_notebook(path, cells)
     return [c[0] for c in cells]
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_jupyterlab import Notebook, browser, lab, page, shoot  # noqa: F401
+from test_jupyterlab import Notebook, browser, lab, page, shoot, write_notebook  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -39,13 +39,7 @@ CELLS = [
 
 
 def panel_notebook(path: Path) -> None:
-    nb = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    for cell_id, source in CELLS:
-        nb["cells"].append({"id": cell_id, "cell_type": "code", "metadata": {},
-                            "source": source, "outputs": [], "execution_count": None})
-    path.write_text(json.dumps(nb))
+    write_notebook(path, CELLS)
 
 
 def printed(nb: Notebook, cell_id: str) -> dict:
