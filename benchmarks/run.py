@@ -43,6 +43,7 @@ BENCHMARKS = {
     "B5": "b5_local",
     "B6": "b6_history",
     "B7": "b7_memory",
+    "B8": "b8_sweep",
     "B9": "b9_scoring",
 }
 PACKAGES = ("gemma_magics", "ipython", "ipykernel", "jupyter_client", "httpx", "httpx-sse",
