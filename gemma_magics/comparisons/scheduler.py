@@ -144,6 +144,7 @@ class Scheduler:
         self.concurrency = concurrency
         self.limiters = limits_for(runs, concurrency, per_provider)
         self._global: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # the runs started and not yet ended
 
     async def main(self) -> None:
         self._global = asyncio.Semaphore(self.concurrency)
@@ -152,23 +153,47 @@ class Scheduler:
             from ..providers.http_clients import async_client
 
             await async_client()  # built once here, so the first runs all start together
-        tasks = [asyncio.create_task(self._run(run), name=f"gemma-run-{run.index}")
-                 for run in todo]
+        queues: dict[str, list[Run]] = {}
+        for run in todo:
+            queues.setdefault(run.provider, []).append(run)
+        # one feeder per provider starts a run's task once it has the provider's slot, so
+        # a 10,000-run sweep keeps tens of tasks alive, not 10,000 waiting coroutines
+        feeders = [asyncio.create_task(self._feed(runs), name=f"gemma-feed-{name}")
+                   for name, runs in queues.items()]
         try:
-            if tasks:
-                await asyncio.wait(tasks)
+            if feeders:
+                await asyncio.gather(*feeders)
+            while self._tasks:
+                await asyncio.wait(list(self._tasks))
         finally:
             # on cancellation: stop every run, and wait until each has recorded itself
-            for task in tasks:
+            pending = [*feeders, *self._tasks]
+            for task in pending:
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _feed(self, runs: list[Run]) -> None:
+        """Start one provider's runs in order, each once the provider has a slot for it."""
+        limiter = self.limiters[runs[0].provider]
+        for run in runs:
+            await limiter.acquire()
+            task = asyncio.create_task(self._run(run), name=f"gemma-run-{run.index}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            # let the run (and the other providers' feeders) take their turn: runs reach
+            # the global limit in about the plan's order, not one provider's runs first
+            await asyncio.sleep(0)
 
     async def _acquire(self, limiter: ProviderLimiter) -> None:
-        """A provider slot, then a global slot; give the global one back if the provider got
-        rate limited meanwhile, so a waiting run never blocks other providers."""
+        """A global slot for a run that holds a provider slot; give both back if the
+        provider got rate limited meanwhile, so a waiting run never blocks other providers,
+        and queue for the provider again."""
+        held = True
         while True:
-            await limiter.acquire()
+            if not held:
+                await limiter.acquire()
+            held = False
             try:
                 await self._global.acquire()
             except BaseException:
@@ -180,12 +205,18 @@ class Scheduler:
             limiter.release()
 
     async def _run(self, run: Run) -> None:
+        """One run, started holding its provider's slot (given back when it ends)."""
         if self.budget is None:
             await self._send(run)
             return
         cell = self.state.cells[run.index]
-        reason = await self.budget.admit(run.index)
+        try:
+            reason = await self.budget.admit(run.index)
+        except BaseException:
+            self.limiters[run.provider].release()
+            raise
         if reason is not None:  # over the budget: recorded, never sent
+            self.limiters[run.provider].release()
             cell.refuse(log_skipped(run, reason))
             self.state.touch()
             return
