@@ -35,7 +35,9 @@ processes: other users' load shows here). After the rounds the same sweep runs o
 in the kernel with ``display=False`` (no target): the difference is what drawing costs.
 
 Targets: wall ≤ 1.2 × the bare loop; every run recorded; RSS growth ≤ 100 MiB; ≤ 20 display
-messages/s with the largest message ≤ 256 KiB.
+messages/s with the largest message ≤ 256 KiB (a bound that does not grow with the runs:
+a few screens of HTML, at most 5 MiB/s to the browser at 20 updates a second). What limits
+the figure, with numbers: ``benchmarks/analysis.md``.
 """
 
 from __future__ import annotations
