@@ -55,11 +55,22 @@ def models_table(session: Session, provider: str | None = None) -> Table:
                 and name not in ("max_tokens", "seed") and name not in m.unsupported
             )
             rows.append([
-                info.name, m.id, m.context or "", _price(m.price_in), _price(m.price_out),
+                info.name, m.id, _context(info.kind, m), _price(m.price_in), _price(m.price_out),
                 ", ".join(sorted(m.capabilities)), ranges, _status(m),
             ])
     return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges",
                   "status"], rows)
+
+
+def _context(kind: str, model: ModelInfo) -> str:
+    """The context a call can use. The local model is loaded with a smaller window than it
+    was trained for (``GEMMA_MAGICS_LOCAL_N_CTX``), and that window is what bounds a call."""
+    if kind != "local" or not model.context:
+        return str(model.context or "")
+    from ..providers.local import n_ctx
+
+    in_use = min(n_ctx(), model.context)
+    return str(in_use) if in_use == model.context else f"{in_use} (of {model.context})"
 
 
 def _status(model: ModelInfo) -> str:
