@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .catalog.prompt_fit import pretrained_hint
 from .catalog.thinking import is_gemma4, think_switch
 from .completion import Completion
 from .errors import ConfigError, GemmaError, OutputParseError
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
 UNCATALOGUED_NOTICE = ("{model} is not in the catalog of {provider}: sent as given, with the "
                        "provider's ranges and an unknown price (see %gemma models {provider} "
                        "--live)")
-PRETRAINED_NOTICE = (
-    "{model} is a pretrained (not instruction-tuned) model: it continues your text rather "
-    "than following instructions. Point GEMMA_MAGICS_LOCAL_MODEL at an instruction-tuned "
-    "GGUF, or use a hosted provider, for chat."
-)
 
 
 @dataclass
@@ -134,8 +130,9 @@ def prepare(
     if not model_info.known and info.models and session.once(f"uncatalogued:{name}:{model_info.id}"):
         notices.append(Notice(UNCATALOGUED_NOTICE.format(model=model_info.id, provider=name),
                               "warning"))
-    if not model_info.instruction_tuned and not raw and session.once(f"pretrained:{name}"):
-        notices.append(Notice(PRETRAINED_NOTICE.format(model=model_info.id), "warning"))
+    if not model_info.instruction_tuned and not raw:
+        hint = pretrained_hint(model_info.id, prompt, first=session.once(f"pretrained:{name}"))
+        notices += [Notice(hint, "warning")] if hint else []
     settings = effective.as_dict()
     record = Record(
         provider=name,
