@@ -27,9 +27,10 @@ from typing import Any
 from ..palette import MUTED
 from ..safe_text import NO_MATH, line_html
 
-#: What JupyterLab (and Notebook 7) draw a widget output as: an element of this MIME type,
-#: which itself carries ``jupyter-widgets`` only when it shows the error text instead.
-WIDGET = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+#: How JupyterLab (and Notebook 7, built on it) draw a widget's output: a Lumino panel,
+#: which itself carries ``jupyter-widgets`` only when it holds the error text instead of
+#: the widget (the widget's own element is its child then).
+WIDGET = ".jp-OutputArea-output.lm-Panel"
 CSS = f"""<style>
 .jp-OutputArea-child:has(> {WIDGET}:not(.jupyter-widgets))
   + .jp-OutputArea-child .gm-panel-offline {{display: none}}
