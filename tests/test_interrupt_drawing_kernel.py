@@ -47,6 +47,11 @@ CASES = {
         "import gemma_magics.notebook.grid as g\ninterrupt_in(g, 'chart_image')",
         COMPARE, "stopped while drawing the results: 2 of 2 runs had finished, "
         "0 recorded as interrupted", ["ok", "ok"]),
+    "judging": (  # the step after the runs (it returns at once without a judge)
+        "from gemma_magics.comparisons.live_scoring import LiveScoring\n"
+        "interrupt_in(LiveScoring, 'judge_all')",
+        COMPARE, "stopped while judging: 2 of 2 runs had finished, 0 recorded as interrupted",
+        ["ok", "ok"]),
     "planning": (
         "import gemma_magics.comparisons.run as r\ninterrupt_in(r, 'plan')",
         COMPARE, "stopped before any run was sent", None),
