@@ -87,9 +87,8 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     assert WIDGET not in copy and "run this cell again" in copy["text/plain"]
 
     click(kernel, kernel.ids["run"])
-    waited = kernel.run("p.wait(60)\nprint('display', p.output.layout.display)",
-                        keep=(shown.msg_id,))
-    assert "display none" in ok(waited)  # the live box is hidden: the copy shows it once
+    waited = kernel.run("p.wait(60)", keep=(shown.msg_id,))
+    ok(waited)
     assert waited.kept, "no update reached the panel's cell"
     assert all(m["parent_header"]["msg_id"] == shown.msg_id for m in waited.kept)
     outputs = saved(cell + waited.kept)
@@ -103,9 +102,8 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     assert "openai" in text and "tokens" in text  # the footer of the stats line
 
     click(kernel, kernel.ids["compare"])
-    compared = kernel.run("p.wait(60)\nprint('display', p.compare_output.layout.display)",
-                          keep=(shown.msg_id,))
-    assert "display none" in ok(compared)
+    compared = kernel.run("p.wait(60)", keep=(shown.msg_id,))
+    ok(compared)
     copy = saved(cell + waited.kept + compared.kept)[1]
     assert copy["text/html"].count(ESCAPED) >= 2, "the Run's copy and the Compare's grid"
     assert "1/1 done" in copy["text/html"] and 'class="gmc-grid"' in copy["text/html"]

@@ -49,7 +49,7 @@ class PanelActions:
         self.run_button.disabled = True
         self._say("running…")
         title = f"Run · {self.provider.value} · {self.model.value} · prompt: {prompt}"
-        self._streaming("run", self.output)
+        self._streaming("run")
         return self._begin(button, lambda stop: self._kept(
             "run", title, self.output, lambda: self._stream(call, sink, stop)))
 
@@ -91,7 +91,7 @@ class PanelActions:
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
         title = f"Compare · {', '.join(providers)} · prompt: {prompt}"
-        self._streaming("compare", self.compare_output)
+        self._streaming("compare")
         return self._begin(button, lambda stop: self._kept(
             "compare", title, self.compare_output,
             lambda: self._compare(prompt, providers, budget, stop)))
@@ -130,22 +130,19 @@ class PanelActions:
         self._say(line)
         return frame
 
-    def _streaming(self, which: str, output: Any) -> None:
-        """A Run or Compare starts: its widget box shows it, its old static copy goes."""
+    def _streaming(self, which: str) -> None:
+        """A Run or Compare starts: the static copy of the previous one goes."""
         if self.static.shown:
-            output.layout.display = None
             self.static.set(which, None)
 
     def _kept(self, which: str, title: str, output: Any, work: Any) -> Any:
-        """``work()``, then its result copied as static output of the panel's cell (a
-        saved notebook shows it without the kernel); the widget box that showed it live
-        is hidden, so it is not shown twice."""
+        """``work()``, then its result copied as static output of the panel's cell, which
+        a saved notebook shows without the kernel (see :mod:`.panel_static`)."""
         try:
             return work()
         finally:
             if self.static.shown:
                 self.static.set(which, result_part(title, output.outputs, self._said))
-                output.layout.display = "none"
 
     def stop(self, _button: Any = None) -> None:
         """End the Run or Compare in flight: the partial answers are recorded as interrupted."""

@@ -3,15 +3,14 @@
 The panel's controls and its Run and Compare boxes are widgets: a saved notebook reopened
 without the kernel that drew them shows JupyterLab's "Error displaying widget: model not
 found" instead. So when the panel is shown, one plain HTML display is put under it, and
-each finished Run or Compare is copied there (the widget box it streamed into is then
-hidden, so a live notebook shows it once). Its CSS (JupyterLab and Notebook 7 class names):
+each finished Run or Compare is copied there with its prompt and stats line. Its CSS
+(JupyterLab's and Notebook 7's class names) decides which of the two shows:
 
-* while the panel's widget is drawn, the lines meant for a reader without it (a note on
-  the controls, each result's prompt and footer, which the live panel's stats line shows)
-  are hidden;
-* once the widget cannot be drawn, its "model not found" line is hidden: the note says
-  what the panel was.
+* while the panel's widget is drawn, the copy is hidden (the widget shows the same);
+* once the widget cannot be drawn, the widget's "model not found" line is hidden and the
+  copy shows, under a note saying what the panel was.
 
+A front end without those class names (or a browser without CSS ``:has()``) shows both.
 The copies are updated from the panel's worker thread; the update carries the parent
 header of the cell that showed the panel, so it goes to that cell whatever runs now.
 """
@@ -29,7 +28,8 @@ from ..safe_text import NO_MATH, line_html
 
 #: How JupyterLab (and Notebook 7, built on it) draw a widget's output: a Lumino panel,
 #: which itself carries ``jupyter-widgets`` only when it holds the error text instead of
-#: the widget (the widget's own element is its child then).
+#: the widget (the widget's own element is its child then; JupyterLab sets no
+#: ``data-mime-type`` on it).
 WIDGET = ".jp-OutputArea-output.lm-Panel"
 CSS = f"""<style>
 .jp-OutputArea-child:has(> {WIDGET}:not(.jupyter-widgets))
@@ -66,13 +66,12 @@ def outputs_html(outputs: Any) -> tuple[str, str]:
 
 
 def result_part(title: str, outputs: Any, footer: str) -> dict[str, str]:
-    """One finished Run or Compare: ``title`` (what ran, the prompt) and ``footer`` (the
-    stats line) for a reader of the saved notebook, the outputs between them."""
+    """One finished Run or Compare: ``title`` (what ran, the prompt), its outputs in a
+    box as bounded as the panel's, and ``footer`` (the stats line)."""
     body, text = outputs_html(outputs)
     return {
-        "html": (f'<div class="gm-panel-offline">{line_html(title, MUTED)}</div>'
-                 f'<div class="{NO_MATH}" style="{BOX}">{body}</div>'
-                 f'<div class="gm-panel-offline">{line_html(footer, MUTED)}</div>'),
+        "html": (f'{line_html(title, MUTED)}<div class="{NO_MATH}" style="{BOX}">{body}</div>'
+                 f'{line_html(footer, MUTED)}'),
         "text": "\n".join(x for x in (title, text, footer) if x),
     }
 
@@ -104,8 +103,8 @@ class StaticCopy:
         note = self.note()
         return {
             "text/html": (f'<div class="gm-panel-static {NO_MATH}">{CSS}'
-                          f'<div class="gm-panel-offline">{line_html(note, MUTED)}</div>'
-                          + "".join(p["html"] for p in done) + "</div>"),
+                          f'<div class="gm-panel-offline">{line_html(note, MUTED)}'
+                          + "".join(p["html"] for p in done) + "</div></div>"),
             "text/plain": "\n\n".join([note, *(p["text"] for p in done)]),
         }
 

@@ -29,8 +29,10 @@ os.environ.update(CLOUDFLARE_ACCOUNT_ID='demo', CLOUDFLARE_API_TOKEN='demo',
 CELLS = [
     ("pr-setup", SETUP),
     ("pr-panel", "panel = gm.panel()\npanel.provider.value = 'cloudflare'\n"
-                 "panel.controls['max_tokens'].value = 32\npanel"),
+                 "panel.controls['max_tokens'].value = 32\n"
+                 "panel.compare_with.value = ('cloudflare',)\npanel"),
     ("pr-wait", "r = panel.wait(60).record\nprint('RECORD', r.status)"),
+    ("pr-compare", "frame = panel.wait(60)\nprint('COMPARED', list(frame.status))"),
 ]
 NOTE = "its controls live in the kernel that drew them"
 
@@ -53,21 +55,24 @@ def test_panel_run_survives_a_reload_without_its_kernel(page, lab):  # noqa: F81
     panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Run\s*$")).click()
     nb.wait(nb.start())
     assert "RECORD ok" in nb.output_text("pr-wait")
+    panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Compare\s*$")).click()
+    nb.wait(nb.start())
+    assert "COMPARED ['ok']" in nb.output_text("pr-compare")
     output = nb.cell("pr-panel").locator(".jp-OutputArea").first
     deadline = time.monotonic() + 30
     while "second line" not in output.inner_text():
         assert time.monotonic() < deadline, output.inner_text()
         time.sleep(0.1)
     live = output.inner_text()
-    assert live.count("kept answer: tea costs $3.50") == 1, live  # shown once, live
+    assert live.count("kept answer: tea costs $3.50") == 3, live  # Run, grid, side by side
     assert NOTE not in live and "prompt: What does tea cost?" not in live, live
     shoot(nb.cell("pr-panel"), "panel-reload-live.png")
 
-    nb.cell("pr-wait").click(position={"x": 30, "y": 6})
+    nb.cell("pr-compare").click(position={"x": 30, "y": 6})
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30
-    while "RECORD ok" not in saved_outputs(path, "pr-wait"):
+    while "COMPARED" not in saved_outputs(path, "pr-compare"):
         assert time.monotonic() < deadline, "the notebook was not saved"
         time.sleep(0.2)
     assert "second line" in saved_outputs(path, "pr-panel"), "the answer is not in the file"
@@ -85,4 +90,7 @@ def test_panel_run_survives_a_reload_without_its_kernel(page, lab):  # noqa: F81
     assert "kept answer: tea costs $3.50\nsecond line" in reopened, reopened
     assert NOTE in reopened and "prompt: What does tea cost?" in reopened, reopened
     assert re.search(r"cloudflare · .* tokens", reopened), reopened  # the stats line's footer
+    assert "Compare · cloudflare · prompt: What does tea cost?" in reopened, reopened
+    assert "1/1 done" in reopened and "1 runs · 1 ok" in reopened, reopened  # grid, stats
+    assert reopened.count("kept answer: tea costs $3.50") == 3, reopened  # as live
     print(f"\nreopened without its kernel, the panel's cell reads:\n{reopened}")
