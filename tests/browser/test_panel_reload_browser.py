@@ -94,3 +94,19 @@ def test_panel_run_survives_a_reload_without_its_kernel(page, lab):  # noqa: F81
     assert "1/1 done" in reopened and "1 runs · 1 ok" in reopened, reopened  # grid, stats
     assert reopened.count("kept answer: tea costs $3.50") == 3, reopened  # as live
     print(f"\nreopened without its kernel, the panel's cell reads:\n{reopened}")
+
+    # the same file opened untrusted (as on another machine: its signature no longer
+    # matches): JupyterLab draws no widget then, the panel's text stands in for it
+    for session in lab.api("GET", "/api/sessions"):
+        lab.api("DELETE", f"/api/sessions/{session['id']}")
+    nb_json = json.loads(path.read_text())
+    nb_json["metadata"]["edited_elsewhere"] = True
+    path.write_text(json.dumps(nb_json))
+    untrusted = Notebook(page, lab, "panel_reload.ipynb")
+    cell = untrusted.cell("pr-panel")
+    cell.locator(".jp-OutputArea-output:not(.jp-mod-trusted)").first.wait_for()
+    seen = cell.locator(".jp-OutputArea").first.inner_text()
+    assert "model not found" not in seen, seen
+    assert "<gemma_magics panel: cloudflare · " in seen, seen  # the widget's text/plain
+    assert "kept answer: tea costs $3.50\nsecond line" in seen and "1/1 done" in seen, seen
+    shoot(cell, "panel-reload-untrusted.png")
