@@ -72,6 +72,54 @@ def compare(
     × model, see :mod:`.estimate`); ``view`` is not used. ``stop`` (a
     :class:`threading.Event`) set from another thread stops it as a kernel interrupt would."""
     session = session or get_session()
+    stage = _Stage()
+    try:
+        return _run(stage, session, prompts, providers, models, grid, repeats, concurrency,
+                    per_provider, resume, view, dry_run=dry_run, budget=budget,
+                    budget_unknown=budget_unknown, checks=checks, expected=expected,
+                    judge=judge, judge_provider=judge_provider, judge_model=judge_model,
+                    pairwise=pairwise, baseline=baseline, functions=functions,
+                    judge_concurrency=judge_concurrency, stop=stop, params=params)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:  # outside the runs (or a second stop): one line all the same
+        raise stage.interrupted() from None
+
+
+class _Stage:
+    """How far a comparison got, for the one line an interrupt anywhere ends it with:
+    before any run was sent, while they ran (the runs' own handler says it first; a second
+    stop during its clean-up lands here), while judging, or while the tables and charts
+    are drawn (every run had ended: ``result`` is the whole DataFrame)."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] | None = None
+        self.state: GridState | None = None
+        self.scoring: LiveScoring | None = None
+        self.after: str | None = None  # "while judging", "while drawing the results"
+        self.frame: Any = None
+
+    def interrupted(self) -> Interrupted:
+        if self.runs is None or self.state is None:
+            return Interrupted("stopped before any run was sent")
+        exc = _interrupted(self.runs, self.state)
+        if self.after is None:
+            return exc
+        frame = self.frame
+        if frame is None and self.scoring is not None:
+            with contextlib.suppress(Exception):  # with the verdicts given so far
+                frame = self.scoring.joined(exc.result, self.state)
+        counts = exc.message.removeprefix("stopped: ")
+        return Interrupted(f"stopped {self.after}: {counts}",
+                           result=exc.result if frame is None else frame)
+
+
+def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: Any,
+         grid: Any, repeats: int, concurrency: int, per_provider: Any, resume: bool,
+         view: Any, *, dry_run: bool, budget: float | None, budget_unknown: str, checks: Any,
+         expected: Any, judge: Any, judge_provider: str | None, judge_model: str | None,
+         pairwise: bool, baseline: str | None, functions: Any, judge_concurrency: int,
+         stop: Any, params: dict[str, Any]) -> pd.DataFrame:
     _check_limits(concurrency, per_provider)
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
                     pairwise=pairwise, functions=functions,
@@ -90,6 +138,7 @@ def compare(
     gate, expected_s = _budget_gate(runs, budget, budget_unknown, session, concurrency,
                                     per_provider)
     state = GridState([_cell(run) for run in runs], _notices(runs) + scorer.notices)
+    stage.runs, stage.state, stage.scoring = runs, state, scoring
     state.budget, state.expected_s = budget, expected_s
     for run in runs:
         if run.skipped:
@@ -124,6 +173,7 @@ def compare(
     state.close()
     if job.error is not None:
         raise job.error
+    stage.after = "while judging"
     try:
         scoring.check_finished(state)
         scoring.judge_all(state, view.refresh)
@@ -140,6 +190,7 @@ def compare(
         "budget": None if gate is None else {"limit": budget, "spent": gate.spent},
         "timeline": _timeline(state, started),
     }
+    stage.after, stage.frame = "while drawing the results", frame
     view.finish(frame)
     return frame
 

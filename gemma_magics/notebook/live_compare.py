@@ -102,7 +102,8 @@ def compare(
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
     Every run is recorded in the log (see :func:`gemma_magics.history`). On a kernel
-    interrupt all runs stop, the partial ones are recorded as ``interrupted``, and
+    interrupt (at any point, the drawing of the tables at the end included) all runs stop,
+    the partial ones are recorded as ``interrupted``, and
     :class:`gemma_magics.Interrupted` (a KeyboardInterrupt, shown as one line) is raised;
     its ``result`` is the DataFrame of the runs that finished or were stopped.
 
@@ -123,7 +124,12 @@ def compare(
         pairwise=pairwise, baseline=baseline, functions=functions,
         judge_concurrency=judge_concurrency, stop=stop, **params)
     if dry_run:
+        from ..errors import Interrupted
         from .estimate_view import show_estimate
 
-        show_estimate(frame, display)
+        try:
+            show_estimate(frame, display)
+        except KeyboardInterrupt:  # one line, like a stop anywhere else
+            raise Interrupted("stopped while drawing the estimate (nothing was sent)",
+                              result=frame) from None
     return frame

@@ -22,7 +22,9 @@ from ..palette import ACCENT, MUTED
 from ..session import Session, get_session
 from .listing import provider_status
 from .panel_actions import PanelActions
+from .panel_static import StaticCopy
 from .seed_box import seed_box, typed_seed
+from .stopping import in_kernel
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
 FALLBACK = {"max_tokens": 256, "temperature": 1.0, "top_p": 1.0, "top_k": 40, "seed": 0,
@@ -120,6 +122,9 @@ class Panel(PanelActions):
                "overflow": "auto", "padding": "4px"}
         self.output = w.Output(layout=w.Layout(**box))  # Run's answer
         self.compare_output = w.Output(layout=w.Layout(**box, display="none"))  # Compare's
+        self.static = StaticCopy(lambda: (
+            f"gemma_magics parameter panel ({self.provider.value} · {self.model.value}): its "
+            "controls live in the kernel that drew them; run this cell again to use them"))
         self._apply_model(info)
         self._wire()
         self.widget = w.VBox([
@@ -358,7 +363,17 @@ class Panel(PanelActions):
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)  # not "VBox(children=(HBox(...": front ends
+        return bundle  # without widgets (nbconvert, GitHub) show this
+
+    def _ipython_display_(self) -> None:
+        """The widget, and under it the static copy of its results (in a kernel)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        if in_kernel():
+            self.static.show()
 
     def close(self) -> None:
         """Stop following the session and close the widgets."""
