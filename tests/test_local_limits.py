@@ -31,3 +31,16 @@ def test_listed_context_follows_the_variable(monkeypatch):
     assert _local_context(models("local")) == "4096 (of 32768)"
     monkeypatch.setenv("GEMMA_MAGICS_LOCAL_N_CTX", "65536")  # never more than it was trained for
     assert _local_context(models("local")) == "32768"
+
+
+def test_panel_bounds_max_tokens_by_the_window_in_use(monkeypatch, session):
+    from gemma_magics.notebook.panel import panel
+
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acct")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "token-for-tests")
+    monkeypatch.delenv("GEMMA_MAGICS_LOCAL_N_CTX", raising=False)
+    p = panel()
+    assert p.provider.value == "local"
+    assert p.controls["max_tokens"].max == 8191  # a 1-token prompt and the rest answer
+    p.provider.value = "cloudflare"  # a hosted model keeps its own range
+    assert p.controls["max_tokens"].max > 8191

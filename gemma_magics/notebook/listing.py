@@ -67,9 +67,9 @@ def _context(kind: str, model: ModelInfo) -> str:
     was trained for (``GEMMA_MAGICS_LOCAL_N_CTX``), and that window is what bounds a call."""
     if kind != "local" or not model.context:
         return str(model.context or "")
-    from ..providers.local import n_ctx
+    from ..providers.local import context_in_use
 
-    in_use = min(n_ctx(), model.context)
+    in_use = context_in_use(model.context)
     return str(in_use) if in_use == model.context else f"{in_use} (of {model.context})"
 
 

@@ -221,11 +221,18 @@ class Panel(PanelActions):
         that had to be clamped into the new range."""
         clamped: dict[str, Any] = {}
         given = self.session.params.as_dict()
+        local_window = None
+        if self.session.config.catalog.provider(self.provider.value).kind == "local":
+            from ..providers.local import context_in_use
+
+            local_window = context_in_use(info.context)
         self._syncing = True
         try:
             for name, control in self.controls.items():
                 allowed = info.range(name)
                 lo, hi = _bounds(name, allowed)
+                if name == "max_tokens" and local_window:  # prompt + answer share it
+                    hi = min(hi, local_window - 1)
                 # one message to the browser: a range that excludes the old value, sent
                 # alone, makes its widget clamp and send that back as if the user chose it
                 with control.hold_sync(), control.hold_trait_notifications():
