@@ -52,6 +52,18 @@ def test_providers_lists_credentials_without_secrets(ip, capsys, monkeypatch):
     assert "set CLOUDFLARE_API_TOKEN or CLOUDFLARE_AUTH_TOKEN and CLOUDFLARE_ACCOUNT_ID" in out
 
 
+def test_providers_says_when_a_base_url_variable_redirects_the_calls(ip, capsys, monkeypatch):
+    """emulate_missing() sets a stand-in key and a base URL: "ready" alone read as the real
+    service (the quickstart's openrouter row)."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "canary-openrouter-77")
+    monkeypatch.delenv("GEMMA_MAGICS_OPENROUTER_BASE_URL", raising=False)
+    assert "base URL" not in provider_row(ip, capsys, "openrouter")
+    monkeypatch.setenv("GEMMA_MAGICS_OPENROUTER_BASE_URL", "http://user:pw@127.0.0.1:9/api/v1")
+    row = provider_row(ip, capsys, "openrouter")
+    assert "ready" in row and "base URL from GEMMA_MAGICS_OPENROUTER_BASE_URL" in row, row
+    assert "pw@" not in row and "canary-openrouter-77" not in row
+
+
 def test_models_lists_catalog(ip, capsys):
     run(ip, "%gemma models cloudflare")
     out = capsys.readouterr().out

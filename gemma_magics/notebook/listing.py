@@ -25,6 +25,11 @@ def provider_status(config: Any, info: Any) -> tuple[bool | None, str, str]:
     if server is not None:
         ready, how = server
         return ready, {True: "ready", False: "not running", None: "not checked"}[ready], how
+    # a key is not the whole story when the calls go elsewhere (the emulator, a proxy): say
+    # which variable redirects them, not the URL (it may carry credentials)
+    variable = config.base_url_variable(info)
+    if ready and info.kind != "local" and config.lookup(variable)[0]:
+        how += f"; base URL from {variable}"
     return ready, "ready" if ready else "missing", how
 
 
