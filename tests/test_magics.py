@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gemma_magics.notebook.interpolate import interpolate
@@ -258,3 +260,13 @@ def test_footer_says_why_generation_stopped(ip, capsys, session):
     (record,) = session.log.records()
     out = capsys.readouterr().out
     assert record.finish_reason == "length" and "cut at max_tokens 3" in out, out
+
+
+def test_stop_flag_reads_backslash_n_as_a_newline(ip, session):
+    """`--stop "\\n"` is the only way to put a newline stop on a magic's line; sent as a
+    backslash and an n it never matched, and the answer ran on past the line."""
+    run(ip, '%%gemma --stop "\\n" --stop "a\\\\b" --max-tokens 1 --seed 1\nThe sky is')
+    run(ip, '%%gemma_compare --stop "\\n" --max-tokens 1 --seed 1 -p local\nThe sky is')
+    first, second = session.log.records()
+    assert json.loads(first.stop) == ["\n", "a\\b"]  # the record keeps them as JSON
+    assert json.loads(second.stop) == ["\n"]

@@ -60,7 +60,7 @@ def compare(
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
-    stop: Any = None,
+    cancel: Any = None,
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
@@ -69,7 +69,7 @@ def compare(
     row per run.
 
     ``dry_run=True`` sends nothing and returns the estimate instead (one row per provider
-    × model, see :mod:`.estimate`); ``view`` is not used. ``stop`` (a
+    × model, see :mod:`.estimate`); ``view`` is not used. ``cancel`` (a
     :class:`threading.Event`) set from another thread stops it as a kernel interrupt would."""
     session = session or get_session()
     stage = _Stage()
@@ -79,7 +79,7 @@ def compare(
                     budget_unknown=budget_unknown, checks=checks, expected=expected,
                     judge=judge, judge_provider=judge_provider, judge_model=judge_model,
                     pairwise=pairwise, baseline=baseline, functions=functions,
-                    judge_concurrency=judge_concurrency, stop=stop, params=params)
+                    judge_concurrency=judge_concurrency, cancel=cancel, params=params)
     except Interrupted:
         raise
     except KeyboardInterrupt:  # outside the runs (or a second stop): one line all the same
@@ -119,7 +119,7 @@ def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: 
          view: Any, *, dry_run: bool, budget: float | None, budget_unknown: str, checks: Any,
          expected: Any, judge: Any, judge_provider: str | None, judge_model: str | None,
          pairwise: bool, baseline: str | None, functions: Any, judge_concurrency: int,
-         stop: Any, params: dict[str, Any]) -> pd.DataFrame:
+         cancel: Any, params: dict[str, Any]) -> pd.DataFrame:
     _check_limits(concurrency, per_provider)
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
                     pairwise=pairwise, functions=functions,
@@ -152,7 +152,7 @@ def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: 
     try:
         job.start()
         while not job.join(0.02):
-            if stop is not None and stop.is_set():
+            if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt
             scoring.check_finished(state)
             view.refresh()

@@ -12,7 +12,7 @@ from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
 from ..errors import ConfigError, Interrupted, ValidationError
 from ..params import think_value
 from .interpolate import interpolate
-from .magic_line import parse_line, plain_help
+from .magic_line import escaped, parse_line, plain_help
 
 
 def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
@@ -51,7 +51,8 @@ class CompareMagics(Magics):
     @argument("--frequency-penalty", help="(list: grid axis)")
     @argument("--presence-penalty", help="(list: grid axis)")
     @argument("--think", help="thinking models: on, off, or on,off (a grid axis)")
-    @argument("--stop", action="append", help="stop sequence (repeatable; applies to all)")
+    @argument("--stop", action="append", type=escaped,
+              help="stop sequence (repeatable; applies to all; \\n is a newline)")
     @argument("--system", help="system prompt for every run")
     @argument("--repeat", type=int, default=1, metavar="N", help="runs per combination")
     @argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at once")

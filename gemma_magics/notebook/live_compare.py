@@ -41,7 +41,7 @@ def compare(
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
-    stop: Any = None,
+    cancel: Any = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -96,8 +96,9 @@ def compare(
     functions: names for ``python:NAME`` and ``json-schema:NAME`` checks (default: the
         notebook's variables).
     judge_concurrency: judge calls in flight at once (the local model judges one by one).
-    stop: a :class:`threading.Event`; setting it (from another thread: a Stop button)
-        stops the comparison as a kernel interrupt does.
+    cancel: a :class:`threading.Event`; setting it (from another thread: a Stop button)
+        stops the comparison as a kernel interrupt does. (``stop=`` is the stop
+        sequences, as in ``gm.generate``.)
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
@@ -122,7 +123,7 @@ def compare(
         budget=budget, budget_unknown=budget_unknown, checks=checks,
         expected=expected, judge=judge, judge_provider=judge_provider, judge_model=judge_model,
         pairwise=pairwise, baseline=baseline, functions=functions,
-        judge_concurrency=judge_concurrency, stop=stop, **params)
+        judge_concurrency=judge_concurrency, cancel=cancel, **params)
     if dry_run:
         from ..errors import Interrupted
         from .estimate_view import show_estimate

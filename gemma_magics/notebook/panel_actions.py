@@ -106,7 +106,7 @@ class PanelActions:
             frame = compare(prompt, providers=providers, session=self.session,
                             display=self.compare_output, checks=checks, budget=budget,
                             budget_unknown="allow" if self.budget_allow_unknown.value
-                            else "refuse", stop=stop)
+                            else "refuse", cancel=stop)
         except Interrupted as exc:
             self.last = exc.result
             self._say(str(exc), error=True)
