@@ -80,3 +80,32 @@ def test_a_dry_run_prices_the_other_gguf_at_zero_not_unknown(session, monkeypatc
     dry = compare("The sky is", "local", max_tokens=4, dry_run=True, budget=0.0, session=session)
     assert list(dry.model) == ["my-gemma-copy.Q4_K_M"]
     assert dry.cost_high_usd.iloc[0] == 0 and not math.isnan(dry.cost_high_usd.iloc[0])
+
+
+def test_the_listing_shows_the_configured_gguf(session, monkeypatch, other_gguf):
+    from gemma_magics.notebook.listing import models_table, providers_table
+
+    monkeypatch.setenv("GEMMA_MAGICS_LOCAL_MODEL", str(other_gguf))
+    rows = models_table(session, "local").rows
+    assert [r[1] for r in rows] == ["my-gemma-copy.Q4_K_M"]
+    assert rows[0][2] == "" and rows[0][3] == rows[0][4] == "0"  # context unknown, $0
+    local = [r for r in providers_table(session).rows if r[0] == "local"]
+    assert local[0][2] == "my-gemma-copy.Q4_K_M"
+
+
+def test_a_config_entry_gives_the_gguf_its_own_facts(tmp_path, monkeypatch, other_gguf):
+    config = tmp_path / "config.toml"
+    config.write_text('[[providers.local.models]]\nid = "my-gemma-copy.Q4_K_M"\n'
+                      "context = 4096\nprice_in = 0\nprice_out = 0\n"
+                      'capabilities = ["stream", "json", "system"]\n'
+                      "instruction_tuned = false\n")
+    monkeypatch.setenv("GEMMA_MAGICS_CONFIG", str(config))
+    monkeypatch.setenv("GEMMA_MAGICS_LOCAL_MODEL", str(other_gguf))
+    s = Session(config=Config(), db_path=":memory:")
+    try:
+        call = prepare("The sky is", "local", session=s)
+        assert call.record.model == "my-gemma-copy.Q4_K_M"
+        assert call.request.model.context == 4096
+        assert any("pretrained" in n.message for n in call.notices)  # as its entry says
+    finally:
+        s.log.close()
