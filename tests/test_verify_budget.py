@@ -141,3 +141,22 @@ def test_the_magic_line_takes_budget_and_dry_run(book, hosted, monkeypatch, caps
         assert list(ip.user_ns["est"].runs) == [50, 50] and api_requests(book) == []
     finally:
         ip.user_ns.pop("est", None)
+
+
+def test_groups_run_one_after_another_so_their_times_add_up():
+    from gemma_magics.comparisons.estimate import Estimate, RunEstimate, in_sequence
+
+    def part(seconds: list[float]) -> Estimate:
+        runs = [RunEstimate(index=i, provider="p", model="m", variant="p", prompt_tokens=10,
+                            prompt_count="exact", max_tokens=8, completion_tokens=8.0,
+                            completion_low=8, completion_basis="log", context=None,
+                            refused=None, cost_low=1e-6, cost_expected=1e-6, cost_high=2e-6,
+                            latency=(s, s, s)) for i, s in enumerate(seconds)]
+        return Estimate(runs, 0, {k: list(seconds) for k in ("low", "expected", "high")})
+
+    whole = in_sequence([part([1.0, 2.0]), part([3.0])], budget=5e-6)
+    total = whole.total()
+    assert [r.index for r in whole.runs] == [0, 1, 2]
+    assert total["runs"] == 3 and total["time_expected_s"] == 2.0 + 3.0
+    assert total["cost_high_usd"] == pytest.approx(6e-6)
+    assert any("passes the budget" in n for n in whole.notes)
