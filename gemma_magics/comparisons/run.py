@@ -23,7 +23,14 @@ from ..records.log import to_dataframe
 from ..scoring.score import Scorer
 from ..session import Session, get_session
 from .budget import BudgetGate, check_budget, log_skipped, refuse_unknown
-from .estimate import context_window, could_overflow, count_prompt, estimate, refusal
+from .estimate import (
+    Estimate,
+    context_window,
+    could_overflow,
+    count_prompt,
+    estimate,
+    refusal,
+)
 from .gridstate import Cell, GridState
 from .live_scoring import LiveScoring, expected_per_prompt
 from .plan import Run, mark_finished, plan
@@ -126,10 +133,7 @@ def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: 
                     judge_concurrency=judge_concurrency)
     runs = plan(prompts, providers, models, grid, repeats, params, session)
     scoring = LiveScoring(scorer, runs, expected_per_prompt(expected, runs), session, baseline)
-    unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
-    if unknown:
-        raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
-                              fix="use the provider names given in providers")
+    _check_compared(per_provider, runs)
     check_budget(budget, budget_unknown)
     skipped = _resume(runs, session) if resume else 0
     if dry_run:
@@ -193,6 +197,41 @@ def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: 
     stage.after, stage.frame = "while drawing the results", frame
     view.finish(frame)
     return frame
+
+
+def price(
+    prompts: Any,
+    providers: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    repeats: int = 1,
+    concurrency: int = 8,
+    per_provider: Mapping[str, int] | None = None,
+    resume: bool = False,
+    session: Session | None = None,
+    *,
+    budget: float | None = None,
+    **params: Any,
+) -> Estimate:
+    """The estimate ``compare(..., dry_run=True)`` returns as a frame, as the
+    :class:`~.estimate.Estimate` itself: planned and validated the same way, nothing sent.
+    For a caller that runs several comparisons one after another and prices them as one
+    (the host verifier, with :func:`.estimate.in_sequence`)."""
+    session = session or get_session()
+    _check_limits(concurrency, per_provider)
+    runs = plan(prompts, providers, models, grid, repeats, params, session)
+    _check_compared(per_provider, runs)
+    check_budget(budget, "refuse")
+    if resume:
+        _resume(runs, session)
+    return estimate(runs, session.log.records(), concurrency, per_provider, budget)
+
+
+def _check_compared(per_provider: Mapping[str, int] | None, runs: list[Run]) -> None:
+    unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
+    if unknown:
+        raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
+                              fix="use the provider names given in providers")
 
 
 def _interrupted(runs: list[Run], state: GridState) -> Interrupted:

@@ -40,8 +40,8 @@ def providers_table(session: Session) -> Table:
     rows = []
     for info in config.catalog:
         _, word, how = provider_status(config, info)
-        rows.append([info.name, info.kind, info.default_model or "", word, how,
-                     info.description])
+        default = _configured_gguf(info).id if _other_gguf(info) else info.default_model
+        rows.append([info.name, info.kind, default or "", word, how, info.description])
     return Table(["provider", "wire format", "default model", "status", "how", "about"],
                  rows, title=f"default provider: {session.default_provider()}")
 
@@ -53,7 +53,8 @@ def models_table(session: Session, provider: str | None = None) -> Table:
     infos = [catalog.provider(provider)] if provider else list(catalog)
     rows = []
     for info in infos:
-        models = list(info.models.values()) or [info.model()]
+        models = ([_configured_gguf(info)] if _other_gguf(info) else
+                  list(info.models.values()) or [info.model()])
         for m in models:
             ranges = ", ".join(
                 f"{name} {m.range(name).describe()}" for name in RANGED_PARAMS if name in m.params
@@ -65,6 +66,23 @@ def models_table(session: Session, provider: str | None = None) -> Table:
             ])
     return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges",
                   "status"], rows)
+
+
+def _other_gguf(info: Any) -> bool:
+    """Whether ``info`` is the local provider pointed at a GGUF other than the bundled one
+    (``GEMMA_MAGICS_LOCAL_MODEL``): then that file, not the catalog's entry, is what it
+    serves, and what the listing shows."""
+    if info.kind != "local":
+        return False
+    from ..providers import local_model
+
+    return not local_model.is_bundled()
+
+
+def _configured_gguf(info: Any) -> ModelInfo:
+    from ..providers import local_model
+
+    return local_model.served_model(info)
 
 
 def _context(kind: str, model: ModelInfo) -> str:
