@@ -409,7 +409,9 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
     assert any("image/png" in k for k in kinds)  # the chart
     htmls = [m["content"]["data"].get("text/html", "") for m in shown[1:]]
     assert any("Answers side by side" in h for h in htmls)
-    assert any("tokens_per_s_median" in h and "interquartile" in h for h in htmls)
+    # the summary: the decision columns first, every column (iqr included) behind them
+    assert any("median tokens/s" in h and "cost per 1k calls" in h and "interquartile" in h
+               and h.index("cost per 1k") < h.index("<details") for h in htmls)
 
 
 def test_sweeps_larger_than_a_screen_draw_every_run_compact(session, emu):

@@ -180,7 +180,7 @@ class LiveGrid:
 
         if len(frame) <= SIDE_BY_SIDE_MAX_ROWS:
             self.surface.append(views.side_by_side(frame))
-        self.surface.append(views.styled_summary(frame))
+        self.surface.append(views.summary_tables(frame))
         line = views.quality_line(frame)
         if line:
             self.surface.append(PlainText(line))
