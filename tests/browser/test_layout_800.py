@@ -136,3 +136,6 @@ def test_an_800_px_window_clips_nothing_and_aligns_the_grid(page, lab):  # noqa:
     shoot(page, "compare-800px-tables.png")
     summary.evaluate("t => t.scrollIntoView({block: 'start'})")
     shoot(page, "compare-800px-summary.png")
+    compact.evaluate("g => g.scrollIntoView({block: 'start'})")
+    compact.locator('[data-run="7"]').hover()  # its answer shows as the cell's title
+    shoot(page, "compare-800px-compact.png")
