@@ -432,7 +432,7 @@ def test_sweeps_larger_than_a_screen_draw_every_run_compact(session, emu):
     assert len(grids) >= 2 and all('data-layout="compact"' in g for g in grids)
     assert all(g.count('data-run="') == 40 and g.count('data-variant="') == 2 for g in grids)
     grid = out.outputs[0]["data"]["text/html"]
-    assert "40/40 done" in grid and grid.count('class="gmc-c"') == 40
+    assert "40/40 done" in grid and grid.count('class="gmc-c gmc-ok"') == 40
     assert "not drawn" not in grid  # nothing hidden, nothing to explain
     assert "Answers side by side" in out.outputs[1]["data"]["text/html"]
 

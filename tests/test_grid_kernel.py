@@ -86,7 +86,7 @@ def test_the_layout_can_be_forced_from_the_magic_and_from_compare(kernel):
     grids = [o["text/html"] for o in saved_outputs([m for _, m in run.messages])
              if 'class="gmc-grid' in o.get("text/html", "")]
     assert len(grids) == 1 and 'data-layout="compact"' in grids[0]
-    assert grids[0].count('class="gmc-c"') == 3
+    assert grids[0].count('class="gmc-c gmc-ok"') == 3
     run = kernel.run("import gemma_magics as gm\n"
                      "df = gm.compare('Count.', providers='openai', repeats=2, max_tokens=6,"
                      " layout='summary')")

@@ -105,7 +105,7 @@ def test_a_forced_layout_is_honoured_within_its_bounds():
     with pytest.raises(ValueError, match="one of auto, full, compact, summary"):
         gl.choose(3, "grid")
     fragment = grid_html(planned(variants=2, repeats=2), layout="compact")
-    assert fragment.count('class="gmc-c"') == 4 and 'class="gmc-cell"' not in fragment
+    assert fragment.count('class="gmc-c gmc-') == 4 and 'class="gmc-cell"' not in fragment
 
 
 def test_compact_cells_show_status_and_seconds_and_the_answer_escaped_on_hover():
@@ -114,11 +114,11 @@ def test_compact_cells_show_status_and_seconds_and_the_answer_escaped_on_hover()
     finish(state.cells[1], 0.5, error="HTTP 500: <b>down</b>")
     fragment = grid_html(state)
     assert 'data-layout="compact"' in fragment
-    first = re.search(r'<div class="gmc-c" data-run="0"[^>]*>[^<]*</div>', fragment).group(0)
+    first = re.search(r'<div class="gmc-c gmc-ok" data-run="0"[^>]*>[^<]*</div>', fragment).group(0)
     assert ">✓ 1.2s</div>" in first or ">✓ 1.3s</div>" in first
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; $3.50" in first
     assert "<img" not in fragment and "start_of_image" not in fragment
-    failed = re.search(r'<div class="gmc-c" data-run="1"[^>]*>', fragment).group(0)
+    failed = re.search(r'<div class="gmc-c gmc-error" data-run="1"[^>]*>', fragment).group(0)
     assert "HTTP 500: &lt;b&gt;down&lt;/b&gt;" in failed and "<b>" not in fragment
 
 
@@ -143,7 +143,7 @@ def test_a_ten_thousand_run_grid_is_a_bounded_summary_that_says_what_it_hides():
     assert len(fragment) < 40_000 and len(text) < 12_000, (len(fragment), len(text))
     hidden = re.search(r"([\d,]+) runs are not drawn one by one", fragment)
     assert hidden, "the grid does not say what it hides"
-    drawn = fragment.count('class="gmc-c"')
+    drawn = fragment.count('class="gmc-c gmc-')
     assert 0 < drawn <= 20 and int(hidden.group(1).replace(",", "")) == 10_000 - drawn
     assert "10,000 runs" in fragment and "…and 10 more variants" in fragment
     assert fragment.count("<tr>") == 1 + 40 + 1  # the head, 40 variants, the rest counted
@@ -208,3 +208,10 @@ def test_the_budget_counts_on_the_clock_it_is_given():
     assert not budget.take()
     clock.now += 0.002
     assert budget.take() and budget.take(force=True) and budget.sent == 3
+
+
+def test_the_largest_compact_grid_carries_only_the_start_of_each_answer():
+    state = sweep(gl.SUMMARY_ABOVE, variants=10)  # 400 finished runs of ~5 KB answers each
+    fragment = grid_html(state)
+    assert 'data-layout="compact"' in fragment and fragment.count("data-run=") == 500
+    assert len(fragment) < 200_000, len(fragment)  # the answers alone are 2 MB

@@ -27,9 +27,10 @@ ICONS = {QUEUED: "…", RUNNING: "●", OK: "✓", ERROR: "✗", INTERRUPTED: "�
 COLORS = {QUEUED: palette.MUTED, RUNNING: palette.ACCENT, OK: palette.SUCCESS,
           ERROR: palette.ERROR, INTERRUPTED: palette.WARN, SKIPPED: palette.MUTED,
           CANCELLED: palette.MUTED, REFUSED: palette.WARN}
-#: Characters of the answer a compact cell carries in its hover text: the whole answer is
-#: in the DataFrame and the side-by-side table; this keeps a 500-cell message small.
-HOVER_CHARS = 280
+#: Characters of the answer (and of the error, and of the variant's label) a compact cell
+#: carries in its hover text: the whole answer is in the DataFrame and the side-by-side
+#: table; this bounds a 500-cell message (150 KB here with 5 KB answers, whatever their length).
+HOVER_CHARS = 200
 
 # No fixed widths: every track may shrink to the output area (800 px included), and long
 # words (model ids, URLs in answers) break anywhere rather than push the grid wider.
@@ -64,7 +65,9 @@ CSS = Template("""
 .gmc-sum th:first-child, .gmc-sum td:first-child {text-align: left}
 .gmc-sub {font-weight: 600; margin: 6px 0 2px; color: $text}
 """).substitute(
-    text=palette.TEXT, muted=palette.MUTED, warn=palette.WARN, error=palette.ERROR)
+    text=palette.TEXT, muted=palette.MUTED, warn=palette.WARN, error=palette.ERROR) + "".join(
+    # a class per status, not a colour per cell: 500 compact cells stay small
+    f".gmc-c.gmc-{status} {{border-left-color: {color}}}\n" for status, color in COLORS.items())
 
 
 def ticker_text(cell: Cell, now: float | None = None) -> str:
@@ -139,10 +142,9 @@ def key_figure(cell: Cell, now: float) -> str:
 def compact_html(cell: Cell, now: float, label: str) -> str:
     """A small cell: icon, verdict mark and key figure; which run it is, its ticker, its
     error and the start of its answer on hover (escaped by the rule of safe_text)."""
-    color = COLORS.get(cell.status, palette.MUTED)
     verdict = verdict_text(cell)
     mark = verdict[:1] if verdict else ""
-    hover = f"{cell.variant} · {label}\n{ticker_text(cell, now)}"
+    hover = f"{cell.variant[:HOVER_CHARS]} · {label}\n{ticker_text(cell, now)}"
     if verdict:
         hover += f" · {verdict}"
     if cell.error:
@@ -151,5 +153,5 @@ def compact_html(cell: Cell, now: float, label: str) -> str:
     if text:
         hover += "\n\n" + (text if len(text) <= HOVER_CHARS else text[:HOVER_CHARS] + "…")
     shown = " ".join(p for p in (ICONS.get(cell.status, "?"), mark, key_figure(cell, now)) if p)
-    return (f'<div class="gmc-c" data-run="{cell.index}" style="border-left-color:{color}" '
+    return (f'<div class="gmc-c gmc-{cell.status}" data-run="{cell.index}" '
             f'title="{escape(hover)}">{html.escape(shown)}</div>')
