@@ -101,8 +101,7 @@ def _full(rows: list[gl.Row], cols: list[gl.Column], now: float) -> str:
                     f"{html.escape(row.variant)}</div>")
         for i, cell in enumerate(row.cells):
             body.append(f'<div class="gmc-empty" data-col="{i}"></div>' if cell is None else
-                        card_html(cell, now, cols[i].label if labelled else None)
-                        .replace('class="gmc-cell"', f'class="gmc-cell" data-col="{i}"', 1))
+                        card_html(cell, now, cols[i].label if labelled else None, i))
     return (f'<div class="gmc-grid gmc-full" data-layout="full" style="grid-template-columns:'
             f' repeat({per_line}, minmax(0, 1fr))">{heads}{"".join(body)}</div>')
 

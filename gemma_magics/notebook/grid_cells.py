@@ -112,14 +112,16 @@ def progress_text(state: GridState) -> str:
     return " · ".join(parts)
 
 
-def card_html(cell: Cell, now: float, label: str | None) -> str:
-    """The full card: ``label`` (which run it is), the ticker, notes, the answer, an error."""
+def card_html(cell: Cell, now: float, label: str | None, col: int | None = None) -> str:
+    """The full card: ``label`` (which run it is), the ticker, notes, the answer, an error;
+    ``col``: its column in the grid (a data attribute, for tests and scripts)."""
     color = COLORS.get(cell.status, palette.MUTED)
     head = f'<div class="gmc-v">{html.escape(label)}</div>' if label else ""
     note = f'<div class="gmc-note">{html.escape(cell.note)}</div>' if cell.note else ""
     error = f'<div class="gmc-err">{html.escape(cell.error)}</div>' if cell.error else ""
+    where = "" if col is None else f' data-col="{col}"'
     return (
-        f'<div class="gmc-cell" data-run="{cell.index}" style="border-left-color:{color}">'
+        f'<div class="gmc-cell" data-run="{cell.index}"{where} style="border-left-color:{color}">'
         f'{head}<div class="gmc-tick" style="color:{color}">'
         f'{html.escape(ticker_text(cell, now))}{verdict_html(cell)}</div>{note}'
         f'{model_text_html(cell.text, cls="gmc-text", style="")}{error}</div>'
