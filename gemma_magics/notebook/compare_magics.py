@@ -72,6 +72,12 @@ class CompareMagics(Magics):
     @argument("--resume", action="store_true", help="skip runs already finished in the log")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
     @argument("--quiet", action="store_true", help="no live grid or tables, just run")
+    @argument("--compact", action="store_const", const="compact", dest="layout",
+              default="auto", help="small grid cells (status and seconds, the answer on "
+              "hover); the default above 24 runs")
+    @argument("--layout", choices=("auto", "full", "compact", "summary"), dest="layout",
+              default="auto", help="the live grid: full cards, compact cells or a per-variant summary "
+              "(default auto: by the number of runs)")
     @argument("--dry-run", action="store_true", help="send nothing: show the runs, tokens, "
               "cost and time it would take, and the runs that cannot fit")
     @argument("--budget", type=float, metavar="USD", help="stop sending runs before the "
@@ -89,6 +95,9 @@ class CompareMagics(Magics):
         Any setting flag given a comma-separated list becomes a grid axis: every combination
         runs, ``--repeat`` times each. ``-m`` varies the model within a provider
         (``-m cloudflare=@cf/google/gemma-4-26b-a4b-it,cloudflare=@cf/google/gemma-2b-it-lora``).
+        The live grid has a row per variant and a column per run (prompt × repeat); above
+        24 runs its cells are compact (``--compact`` forces that, ``--layout full`` cards),
+        above 500 it summarises each variant with the slowest and failing runs.
         When all runs end, the answers appear side by side with a summary per variant
         (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
         keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).
@@ -141,7 +150,7 @@ class CompareMagics(Magics):
                 prompts, providers=args.providers, models=args.models,
                 repeats=args.repeat, concurrency=args.concurrency, resume=args.resume,
                 display=not args.quiet, dry_run=args.dry_run, budget=args.budget,
-                budget_unknown=args.budget_unknown, **scoring, **settings,
+                budget_unknown=args.budget_unknown, layout=args.layout, **scoring, **settings,
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..comparisons import run
+from ..comparisons.gridlayout import LAYOUTS
+from ..errors import ValidationError
 from ..session import Session
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ def compare(
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
     cancel: Any = None,
+    layout: str = "auto",
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -99,6 +102,12 @@ def compare(
     cancel: a :class:`threading.Event`; setting it (from another thread: a Stop button)
         stops the comparison as a kernel interrupt does. (``stop=`` is the stop
         sequences, as in ``gm.generate``.)
+    layout: how the live grid draws its runs, always one row per variant and one column
+        per prompt × repeat: ``"full"`` (a card per run, its answer streaming),
+        ``"compact"`` (a small cell per run: status and seconds, the answer on hover), or
+        ``"summary"`` (a line per variant with counts and medians, the slowest and the
+        failing runs). ``"auto"`` (default): full up to 24 runs, compact up to 500,
+        summary above; full is drawn for at most 120 runs and compact for 500.
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
@@ -117,9 +126,13 @@ def compare(
     """
     from .grid import make_view
 
+    if layout not in LAYOUTS:
+        raise ValidationError(f"layout={layout!r} is not a grid layout",
+                              fix=f"use one of {', '.join(map(repr, LAYOUTS))}")
     frame = run.compare(
         prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
-        view=lambda state: make_view(state, display), session=session, dry_run=dry_run,
+        view=lambda state: make_view(state, display, layout), session=session,
+        dry_run=dry_run,
         budget=budget, budget_unknown=budget_unknown, checks=checks,
         expected=expected, judge=judge, judge_provider=judge_provider, judge_model=judge_model,
         pairwise=pairwise, baseline=baseline, functions=functions,

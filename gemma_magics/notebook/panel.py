@@ -78,7 +78,7 @@ class Panel(PanelActions):
                                    description="provider", style=wide,
                                    layout=w.Layout(width="420px"))
         self.model = w.Dropdown(options=self._model_options(provider), description="model",
-                                style=wide, layout=w.Layout(width="420px"))
+                                style=wide, layout=w.Layout(width="420px", max_width="100%"))
         self.model.value = self._current_model(provider)
         self.controls: dict[str, Any] = {}
         self.markers: dict[str, Any] = {}
@@ -128,12 +128,14 @@ class Panel(PanelActions):
         self._apply_model(info)
         self._wire()
         self.widget = w.VBox([
-            w.HBox([self.provider, self.model]),
+            # wraps: two 420 px pickers are wider than an 800 px window's output area
+            w.HBox([self.provider, self.model], layout=w.Layout(flex_flow="row wrap")),
             *[w.HBox([self.controls[n], self.markers[n]]) for n in RANGED_PARAMS],
             self.system,
             self.think,
             self.prompt,
-            w.HBox([self.run_button, self.compare_button, self.stop_button, self.reset_button]),
+            w.HBox([self.run_button, self.compare_button, self.stop_button, self.reset_button],
+                   layout=w.Layout(flex_flow="row wrap")),  # 800 px: no label cut
             self.compare_with,
             w.HBox([self.budget, self.budget_allow_unknown]),
             self.checks,
