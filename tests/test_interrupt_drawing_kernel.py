@@ -40,7 +40,7 @@ CASES = {
         COMPARE, "stopped while drawing the results: 2 of 2 runs had finished, "
         "0 recorded as interrupted", ["ok", "ok"]),
     "summary table": (
-        "import gemma_magics.comparisons.views as v\ninterrupt_in(v, 'styled_summary')",
+        "import gemma_magics.comparisons.views as v\ninterrupt_in(v, 'summary_tables')",
         COMPARE, "stopped while drawing the results: 2 of 2 runs had finished, "
         "0 recorded as interrupted", ["ok", "ok"]),
     "chart": (
@@ -105,11 +105,11 @@ def test_a_stop_anywhere_in_a_compare_cell_is_one_line_and_sets_its_output(kerne
 
 def test_a_stop_while_gm_compare_draws_is_one_line_with_the_result(kernel):
     ok(kernel.run("import gemma_magics.comparisons.views as v\n"
-                  "interrupt_in(v, 'styled_summary')"))
+                  "interrupt_in(v, 'summary_tables')"))
     run = kernel.run("df = gm.compare('Count.', providers='openai', max_tokens=4)")
     assert quiet_stop(run).startswith("stopped while drawing the results: 1 of 1 runs")
     # the same stop caught in code: its result is the whole DataFrame
-    shown = ok(kernel.run("interrupt_in(v, 'styled_summary')\n"
+    shown = ok(kernel.run("interrupt_in(v, 'summary_tables')\n"
                           "try:\n    gm.compare('Count.', providers='openai', max_tokens=4)\n"
                           "except gm.Interrupted as stop:\n"
                           "    print('RESULT', list(stop.result.status))"))

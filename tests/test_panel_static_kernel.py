@@ -106,6 +106,6 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     ok(compared)
     copy = saved(cell + waited.kept + compared.kept)[1]
     assert copy["text/html"].count(ESCAPED) >= 2, "the Run's copy and the Compare's grid"
-    assert "1/1 done" in copy["text/html"] and 'class="gmc-grid"' in copy["text/html"]
+    assert "1/1 done" in copy["text/html"] and 'class="gmc-grid gmc-full"' in copy["text/html"]
     assert "1 runs · 1 ok" in copy["text/plain"]
     assert "<img src=x" not in copy["text/html"]

@@ -19,6 +19,7 @@ from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRang
 from ..catalog.thinking import think_switch
 from ..errors import GemmaError
 from ..palette import ACCENT, MUTED
+from ..providers.local import context_in_use
 from ..session import Session, get_session
 from .listing import provider_status
 from .panel_actions import PanelActions
@@ -223,18 +224,14 @@ class Panel(PanelActions):
         that had to be clamped into the new range."""
         clamped: dict[str, Any] = {}
         given = self.session.params.as_dict()
-        local_window = None
-        if self.session.config.catalog.provider(self.provider.value).kind == "local":
-            from ..providers.local import context_in_use
-
-            local_window = context_in_use(info.context)
+        local = self.session.config.catalog.provider(self.provider.value).kind == "local"
         self._syncing = True
         try:
             for name, control in self.controls.items():
                 allowed = info.range(name)
                 lo, hi = _bounds(name, allowed)
-                if name == "max_tokens" and local_window:  # prompt + answer share it
-                    hi = min(hi, local_window - 1)
+                if name == "max_tokens" and local:  # prompt + answer share the loaded window
+                    hi = min(hi, context_in_use(info.context) - 1)
                 # one message to the browser: a range that excludes the old value, sent
                 # alone, makes its widget clamp and send that back as if the user chose it
                 with control.hold_sync(), control.hold_trait_notifications():
