@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .catalog.prompt_fit import pretrained_hint
 from .catalog.thinking import is_gemma4, think_switch
 from .completion import Completion
 from .errors import ConfigError, GemmaError, OutputParseError
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
 UNCATALOGUED_NOTICE = ("{model} is not in the catalog of {provider}: sent as given, with the "
                        "provider's ranges and an unknown price (see %gemma models {provider} "
                        "--live)")
-PRETRAINED_NOTICE = (
-    "{model} is a pretrained (not instruction-tuned) model: it continues your text rather "
-    "than following instructions. Point GEMMA_MAGICS_LOCAL_MODEL at an instruction-tuned "
-    "GGUF, or use a hosted provider, for chat."
-)
 
 
 @dataclass
@@ -97,7 +93,12 @@ def prepare(
     info = catalog.provider(name)
     if model is None and session.model and name == session.default_provider():
         model = session.model
-    model_info = info.model(model)
+    if info.kind == "local":  # the model that will answer: the GGUF the provider loads
+        from .providers import local_model
+
+        model_info = local_model.served_model(info, model)
+    else:
+        model_info = info.model(model)
     capabilities.check_served(model_info)
     given = Params.from_kwargs(**{k: v for k, v in params.items() if v is not None})
     defaults = session.params
@@ -131,11 +132,13 @@ def prepare(
     )
     notices = [Notice(w, "warning") for w in warnings]
     # (a generic endpoint with no model list of its own, e.g. vllm, serves whatever it loaded)
-    if not model_info.known and info.models and session.once(f"uncatalogued:{name}:{model_info.id}"):
+    if not model_info.known and info.models and info.kind != "local" \
+            and session.once(f"uncatalogued:{name}:{model_info.id}"):
         notices.append(Notice(UNCATALOGUED_NOTICE.format(model=model_info.id, provider=name),
                               "warning"))
-    if not model_info.instruction_tuned and not raw and session.once(f"pretrained:{name}"):
-        notices.append(Notice(PRETRAINED_NOTICE.format(model=model_info.id), "warning"))
+    if model_info.instruction_tuned is False and not raw:  # None (unknown): no hint
+        hint = pretrained_hint(model_info.id, prompt, first=session.once(f"pretrained:{name}"))
+        notices += [Notice(hint, "warning")] if hint else []
     settings = effective.as_dict()
     record = Record(
         provider=name,

@@ -16,6 +16,10 @@ class CellRun:
 
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     reply: dict[str, Any] | None = None
+    msg_id: str = ""
+    #: Messages that arrived meanwhile for the earlier requests named in ``run(keep=...)``
+    #: (e.g. a display updated from a thread, addressed to the cell that made it).
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
     def of_type(self, *types: str) -> list[dict[str, Any]]:
         return [m for _, m in self.messages if m["msg_type"] in types]
@@ -43,13 +47,18 @@ class Kernel:
         full_env = {**os.environ, **(env or {})}
         self.km, self.kc = start_new_kernel(kernel_name="python3", env=full_env)
 
-    def run(self, code: str, timeout: float = 300, on_message=None) -> CellRun:
+    def run(self, code: str, timeout: float = 300, on_message=None,
+            keep: tuple[str, ...] = ()) -> CellRun:
         run = CellRun()
         msg_id = self.kc.execute(code)
+        run.msg_id = msg_id
         deadline = time.monotonic() + timeout
         while True:
             msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            parent = msg.get("parent_header", {}).get("msg_id")
+            if parent in keep:
+                run.kept.append(msg)
+            if parent != msg_id:
                 continue
             run.messages.append((time.monotonic(), msg))
             if on_message:

@@ -4,6 +4,7 @@ model where a local run is needed)."""
 from __future__ import annotations
 
 import _thread
+import html
 import logging
 import threading
 import time
@@ -287,6 +288,7 @@ def test_magic_grid_axes_from_comma_lists(cip, emu, capsys):
     ("-p nowhere", "unknown provider 'nowhere'"),
     ("-p openai --repeat 0", "--repeat must be at least 1"),
     ("-p openai --bogus 1", "unrecognized arguments"),
+    ("-p openai --layout grid", "invalid choice: 'grid'"),
 ])
 def test_magic_bad_input_is_one_usage_line(cip, emu, line, message):
     from IPython.core.error import UsageError
@@ -407,15 +409,16 @@ def test_live_grid_in_a_kernel_is_throttled_and_interruptible(isolated_env):
     assert any("image/png" in k for k in kinds)  # the chart
     htmls = [m["content"]["data"].get("text/html", "") for m in shown[1:]]
     assert any("Answers side by side" in h for h in htmls)
-    assert any("tokens_per_s_median" in h and "interquartile" in h for h in htmls)
+    # the summary: the decision columns first, every column (iqr included) behind them
+    assert any("median tokens/s" in h and "cost per 1k calls" in h and "interquartile" in h
+               and h.index("cost per 1k") < h.index("<details") for h in htmls)
 
 
-def test_sweeps_larger_than_a_screen_show_the_cells_in_flight(session, emu):
-    """Into an ipywidgets.Output (as the panel does): 40 runs draw at most 24 cards while
-    they run, saying so, and all 40 at the end (issue 18 item 8: 6 of 30 stayed hidden)."""
+def test_sweeps_larger_than_a_screen_draw_every_run_compact(session, emu):
+    """Into an ipywidgets.Output (as the panel does): 40 runs are compact cells, a row per
+    variant, every run drawn while they run and at the end (issue 18 item 8: 6 of 30 stayed
+    hidden; item 9: beyond 4 variants the cards flowed across columns)."""
     import ipywidgets
-
-    from gemma_magics.notebook.grid import SCREEN_CELLS
 
     emu.configure(first_byte_latency=0.0, per_token_latency=0.002)
     out = ipywidgets.Output()
@@ -425,30 +428,31 @@ def test_sweeps_larger_than_a_screen_show_the_cells_in_flight(session, emu):
     df = compare(["a", "b", "c", "d", "e"], providers=["openai", "aimlapi"], repeats=4,
                  display=out)
     assert len(df) == 40
-    running = [g for g in drawn if "40/40 done" not in g]
-    assert running and all(0 < g.count('class="gmc-cell"') <= SCREEN_CELLS for g in running)
-    assert all("of 40 runs: those in flight" in g for g in running
-               if g.count('class="gmc-cell"') < 40)
+    grids = [g for g in drawn if 'class="gmc-grid' in g]
+    assert len(grids) >= 2 and all('data-layout="compact"' in g for g in grids)
+    assert all(g.count('data-run="') == 40 and g.count('data-variant="') == 2 for g in grids)
     grid = out.outputs[0]["data"]["text/html"]
-    assert "40/40 done" in grid and grid.count('class="gmc-cell"') == 40
-    assert "of 40 runs" not in grid  # nothing hidden, nothing to explain
+    assert "40/40 done" in grid and grid.count('class="gmc-c gmc-ok"') == 40
+    assert "not drawn" not in grid  # nothing hidden, nothing to explain
     assert "Answers side by side" in out.outputs[1]["data"]["text/html"]
 
 
-def test_a_sweep_beyond_the_final_limit_says_what_it_hides():
+def test_a_forced_full_grid_beyond_its_limit_says_what_it_draws_instead():
+    from gemma_magics.comparisons.gridlayout import FULL_MAX
     from gemma_magics.comparisons.gridstate import Cell, GridState
-    from gemma_magics.notebook.grid import FINAL_CELLS_MAX, SCREEN_CELLS, LiveGrid
+    from gemma_magics.notebook.grid import LiveGrid
 
     cells = [Cell(index=i, variant=f"v{i % 2}", prompt_index=0, prompt="p", repeat=i // 2,
-                  provider="openai", model="m") for i in range(FINAL_CELLS_MAX + 2)]
+                  provider="openai", model="m") for i in range(FULL_MAX + 2)]
     state = GridState(cells)
     state.close()  # every run "not run": the end of an interrupted sweep
 
     class Surface:
         def show(self, bundle):
-            self.html = bundle["text/html"]
+            self.html, self.text = bundle["text/html"], bundle["text/plain"]
 
     surface = Surface()
-    LiveGrid(state, surface).refresh(force=True)
-    shown = surface.html.count('class="gmc-cell"')
-    assert shown <= SCREEN_CELLS and f"showing {shown} of {len(cells)} runs" in surface.html
+    LiveGrid(state, surface, layout="full").refresh(force=True)
+    assert surface.html.count('data-run="') == len(cells)
+    said = f"layout='full' draws at most {FULL_MAX} runs; {len(cells)} are shown compact"
+    assert said in html.unescape(surface.html) and said in surface.text

@@ -57,10 +57,10 @@ def test_thirty_runs_end_with_thirty_cards_and_no_widget_left(kernel):
     assert any(WIDGET in m["content"].get("data", {}) for m in messages), \
         "a 30-run sweep shows a progress bar while it runs"
     outputs = saved_outputs(messages)
-    grids = [o["text/html"] for o in outputs if 'class="gmc-grid"' in o.get("text/html", "")]
+    grids = [o["text/html"] for o in outputs if 'class="gmc-grid' in o.get("text/html", "")]
     assert len(grids) == 1
-    assert "30/30 done" in grids[0] and grids[0].count('class="gmc-cell"') == 30
-    assert "of 30 runs" not in grids[0]
+    assert "30/30 done" in grids[0] and grids[0].count('data-run="') == 30
+    assert "not drawn" not in grids[0]
     assert [o for o in outputs if WIDGET in o] == [], "a widget stays in the saved output"
     check = kernel.run("print(len(cmp), (cmp.status == 'ok').sum())").text()
     assert check.strip() == "30 30"
@@ -76,3 +76,25 @@ def test_a_cell_keeps_no_empty_output_after_a_status_line(kernel):
     empty = [o for o in outputs if not "".join(str(v) for v in o.values()).strip()]
     assert empty == [], f"{len(empty)} empty outputs saved of {len(outputs)}"
     assert "tokens" in outputs[-1]["text/plain"]  # the footer, last
+
+
+def test_the_layout_can_be_forced_from_the_magic_and_from_compare(kernel):
+    """``--compact`` on a 3-run sweep (full cards by default) and ``layout="summary"`` reach
+    the grid a notebook keeps; a bad layout is refused before anything is sent."""
+    run = kernel.run("%%gemma_compare -p openai --repeat 3 --max-tokens 6 --compact\nCount.")
+    assert run.reply["content"]["status"] == "ok", run.text()
+    grids = [o["text/html"] for o in saved_outputs([m for _, m in run.messages])
+             if 'class="gmc-grid' in o.get("text/html", "")]
+    assert len(grids) == 1 and 'data-layout="compact"' in grids[0]
+    assert grids[0].count('class="gmc-c gmc-ok"') == 3
+    run = kernel.run("import gemma_magics as gm\n"
+                     "df = gm.compare('Count.', providers='openai', repeats=2, max_tokens=6,"
+                     " layout='summary')")
+    assert run.reply["content"]["status"] == "ok", run.text()
+    grids = [o["text/html"] for o in saved_outputs([m for _, m in run.messages])
+             if 'class="gmc-grid' in o.get("text/html", "")]
+    assert len(grids) == 1 and 'data-layout="summary"' in grids[0]
+    assert "2 runs: a line per variant" in grids[0]
+    bad = kernel.run("gm.compare('Count.', providers='openai', layout='grid')")
+    assert bad.reply["content"]["status"] == "error"
+    assert "layout='grid' is not a grid layout" in bad.text()

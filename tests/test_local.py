@@ -79,7 +79,7 @@ def test_max_tokens_reached_reports_length(session):
     assert done.record.finish_reason == "length"
 
 
-def test_pretrained_notice_once_per_session(session):
+def test_pretrained_notice_once_per_session_for_text_to_continue(session):
     first = [e for e in gm.stream(PROMPT, max_tokens=2) if isinstance(e, Notice)]
     second = [e for e in gm.stream(PROMPT, max_tokens=2) if isinstance(e, Notice)]
     assert any("pretrained" in n.message for n in first)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gemma_magics.notebook.interpolate import interpolate
@@ -50,6 +52,18 @@ def test_providers_lists_credentials_without_secrets(ip, capsys, monkeypatch):
     assert "dataoorts" in out and "ready" in out and "env DATAOORTS_API_KEY" in out
     assert "canary-dataoorts-123456" not in out
     assert "set CLOUDFLARE_API_TOKEN or CLOUDFLARE_AUTH_TOKEN and CLOUDFLARE_ACCOUNT_ID" in out
+
+
+def test_providers_says_when_a_base_url_variable_redirects_the_calls(ip, capsys, monkeypatch):
+    """emulate_missing() sets a stand-in key and a base URL: "ready" alone read as the real
+    service (the quickstart's openrouter row)."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "canary-openrouter-77")
+    monkeypatch.delenv("GEMMA_MAGICS_OPENROUTER_BASE_URL", raising=False)
+    assert "base URL" not in provider_row(ip, capsys, "openrouter")
+    monkeypatch.setenv("GEMMA_MAGICS_OPENROUTER_BASE_URL", "http://user:pw@127.0.0.1:9/api/v1")
+    row = provider_row(ip, capsys, "openrouter")
+    assert "ready" in row and "base URL from GEMMA_MAGICS_OPENROUTER_BASE_URL" in row, row
+    assert "pw@" not in row and "canary-openrouter-77" not in row
 
 
 def test_models_lists_catalog(ip, capsys):
@@ -246,3 +260,13 @@ def test_footer_says_why_generation_stopped(ip, capsys, session):
     (record,) = session.log.records()
     out = capsys.readouterr().out
     assert record.finish_reason == "length" and "cut at max_tokens 3" in out, out
+
+
+def test_stop_flag_reads_backslash_n_as_a_newline(ip, session):
+    """`--stop "\\n"` is the only way to put a newline stop on a magic's line; sent as a
+    backslash and an n it never matched, and the answer ran on past the line."""
+    run(ip, '%%gemma --stop "\\n" --stop "a\\\\b" --max-tokens 1 --seed 1\nThe sky is')
+    run(ip, '%%gemma_compare --stop "\\n" --max-tokens 1 --seed 1 -p local\nThe sky is')
+    first, second = session.log.records()
+    assert json.loads(first.stop) == ["\n", "a\\b"]  # the record keeps them as JSON
+    assert json.loads(second.stop) == ["\n"]

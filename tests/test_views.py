@@ -140,3 +140,35 @@ def test_matplotlib_loads_only_when_plotting():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_summary_shown_leads_with_the_decision_columns_and_keeps_the_rest(frame):
+    """Issue 18 item 10: the table after every compare was ~2,000 px wide, the cost column
+    off screen. The DataFrame keeps every column; the view leads with the few to decide on
+    and puts the others in a <details>."""
+    table = views.summary(frame)
+    assert "latency_s_iqr" in table.columns and "errors" in table.columns  # unchanged
+    lead = views.styled_summary(frame)
+    assert list(lead.data.columns) == ["provider", "model", "runs", "ok", "ttft_s_median",
+                                       "tokens_per_s_median", "cost_per_1k_calls"]
+    heads = re.findall(r'<th [^>]*class="col_heading[^"]*"[^>]*>([^<]*)</th>', lead.to_html())
+    assert heads == ["provider", "model", "runs", "ok", "median TTFT (s)", "median tokens/s",
+                     "cost per 1k calls (USD)"]
+    assert list(views.styled_summary(frame, columns="all").data.columns) == list(table.columns)
+    shown = views.summary_tables(frame)._repr_html_()
+    lead_part, details = shown.split("<details", 1)
+    assert "cost per 1k calls" in lead_part and "latency_s_iqr" not in lead_part
+    assert "latency_s_iqr" in details and "errors" in details
+    assert "cost_per_1k_calls" in repr(views.summary_tables(frame))
+
+
+def test_the_tables_have_no_fixed_widths_and_wrap(frame):
+    """Side by side cut off its third provider at 1280 px: answer columns were 16–34 em.
+    Now no width is fixed and every cell may wrap, so the columns share the output area
+    (the browser test measures it at 800 px)."""
+    for styler in (views.side_by_side(frame), views.styled_summary(frame)):
+        page = styler.to_html()
+        widths = re.findall(r"(?<![-\w])(?:min-|max-)?width: *\d+(?:\.\d+)?(?:em|px)", page)
+        assert widths == [], widths
+        assert re.search(r"#T_\w+ td \{\s*overflow-wrap: (break-word|anywhere)", page)
+        assert re.search(r"#T_\w+ +\{\s*max-width: 100%", page)

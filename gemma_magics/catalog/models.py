@@ -69,7 +69,7 @@ class ModelInfo:
     capabilities: frozenset[str] = frozenset()
     params: Mapping[str, ParamRange] = field(default_factory=dict)
     unsupported: frozenset[str] = frozenset()
-    instruction_tuned: bool = True
+    instruction_tuned: bool | None = True  # None: not known (a GGUF the catalog has no entry for)
     known: bool = True  # False for an id the catalog has never heard of
     source: str = ""  # where the facts come from: "owner/repo path@commit" or a page
     unconfirmed: tuple[str, ...] = ()  # what no source showed

@@ -23,7 +23,7 @@ import math
 import statistics
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..api import counted_prompt
@@ -321,6 +321,22 @@ def estimate(runs: list[Run], records: Iterable[Record], concurrency: int,
         ends = iter(simulate(durations, concurrency, caps))
         finish[name] = [0.0 if r.refused else next(ends) for r in priced]
     result = Estimate(priced, len(runs) - len(todo), finish, budget)
+    result.notes = _notes(result)
+    return result
+
+
+def in_sequence(parts: list[Estimate], budget: float | None = None) -> Estimate:
+    """Comparisons run one after another (the host verifier's groups of probes, each with
+    its own settings) priced as one: their runs together, numbered in order, each part's
+    finish times after the previous part's last run, the notes for the whole."""
+    runs: list[RunEstimate] = []
+    finish: dict[str, list[float] | None] = {name: [] for name in ("low", "expected", "high")}
+    for part in parts:
+        for name, ends in finish.items():
+            start = max(ends, default=0.0)
+            ends += [start + t for t in part.finish[name] or [0.0] * len(part.runs)]
+        runs += [replace(r, index=len(runs) + k) for k, r in enumerate(part.runs)]
+    result = Estimate(runs, sum(p.resumed for p in parts), finish, budget)
     result.notes = _notes(result)
     return result
 

@@ -23,7 +23,14 @@ from ..records.log import to_dataframe
 from ..scoring.score import Scorer
 from ..session import Session, get_session
 from .budget import BudgetGate, check_budget, log_skipped, refuse_unknown
-from .estimate import context_window, could_overflow, count_prompt, estimate, refusal
+from .estimate import (
+    Estimate,
+    context_window,
+    could_overflow,
+    count_prompt,
+    estimate,
+    refusal,
+)
 from .gridstate import Cell, GridState
 from .live_scoring import LiveScoring, expected_per_prompt
 from .plan import Run, mark_finished, plan
@@ -60,7 +67,7 @@ def compare(
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
-    stop: Any = None,
+    cancel: Any = None,
     **params: Any,
 ) -> pd.DataFrame:
     """The engine of :func:`gemma_magics.compare` (documented there): plan, validate and
@@ -69,19 +76,64 @@ def compare(
     row per run.
 
     ``dry_run=True`` sends nothing and returns the estimate instead (one row per provider
-    × model, see :mod:`.estimate`); ``view`` is not used. ``stop`` (a
+    × model, see :mod:`.estimate`); ``view`` is not used. ``cancel`` (a
     :class:`threading.Event`) set from another thread stops it as a kernel interrupt would."""
     session = session or get_session()
+    stage = _Stage()
+    try:
+        return _run(stage, session, prompts, providers, models, grid, repeats, concurrency,
+                    per_provider, resume, view, dry_run=dry_run, budget=budget,
+                    budget_unknown=budget_unknown, checks=checks, expected=expected,
+                    judge=judge, judge_provider=judge_provider, judge_model=judge_model,
+                    pairwise=pairwise, baseline=baseline, functions=functions,
+                    judge_concurrency=judge_concurrency, cancel=cancel, params=params)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:  # outside the runs (or a second stop): one line all the same
+        raise stage.interrupted() from None
+
+
+class _Stage:
+    """How far a comparison got, for the one line an interrupt anywhere ends it with:
+    before any run was sent, while they ran (the runs' own handler says it first; a second
+    stop during its clean-up lands here), while judging, or while the tables and charts
+    are drawn (every run had ended: ``result`` is the whole DataFrame)."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] | None = None
+        self.state: GridState | None = None
+        self.scoring: LiveScoring | None = None
+        self.after: str | None = None  # "while judging", "while drawing the results"
+        self.frame: Any = None
+
+    def interrupted(self) -> Interrupted:
+        if self.runs is None or self.state is None:
+            return Interrupted("stopped before any run was sent")
+        exc = _interrupted(self.runs, self.state)
+        if self.after is None:
+            return exc
+        frame = self.frame
+        if frame is None and self.scoring is not None:
+            with contextlib.suppress(Exception):  # with the verdicts given so far
+                frame = self.scoring.joined(exc.result, self.state)
+        counts = exc.message.removeprefix("stopped: ")
+        return Interrupted(f"stopped {self.after}: {counts}",
+                           result=exc.result if frame is None else frame)
+
+
+def _run(stage: _Stage, session: Session, prompts: Any, providers: Any, models: Any,
+         grid: Any, repeats: int, concurrency: int, per_provider: Any, resume: bool,
+         view: Any, *, dry_run: bool, budget: float | None, budget_unknown: str, checks: Any,
+         expected: Any, judge: Any, judge_provider: str | None, judge_model: str | None,
+         pairwise: bool, baseline: str | None, functions: Any, judge_concurrency: int,
+         cancel: Any, params: dict[str, Any]) -> pd.DataFrame:
     _check_limits(concurrency, per_provider)
     scorer = Scorer(checks, judge, judge_provider=judge_provider, judge_model=judge_model,
                     pairwise=pairwise, functions=functions,
                     judge_concurrency=judge_concurrency)
     runs = plan(prompts, providers, models, grid, repeats, params, session)
     scoring = LiveScoring(scorer, runs, expected_per_prompt(expected, runs), session, baseline)
-    unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
-    if unknown:
-        raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
-                              fix="use the provider names given in providers")
+    _check_compared(per_provider, runs)
     check_budget(budget, budget_unknown)
     skipped = _resume(runs, session) if resume else 0
     if dry_run:
@@ -90,6 +142,7 @@ def compare(
     gate, expected_s = _budget_gate(runs, budget, budget_unknown, session, concurrency,
                                     per_provider)
     state = GridState([_cell(run) for run in runs], _notices(runs) + scorer.notices)
+    stage.runs, stage.state, stage.scoring = runs, state, scoring
     state.budget, state.expected_s = budget, expected_s
     for run in runs:
         if run.skipped:
@@ -103,7 +156,7 @@ def compare(
     try:
         job.start()
         while not job.join(0.02):
-            if stop is not None and stop.is_set():
+            if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt
             scoring.check_finished(state)
             view.refresh()
@@ -124,6 +177,7 @@ def compare(
     state.close()
     if job.error is not None:
         raise job.error
+    stage.after = "while judging"
     try:
         scoring.check_finished(state)
         scoring.judge_all(state, view.refresh)
@@ -140,8 +194,44 @@ def compare(
         "budget": None if gate is None else {"limit": budget, "spent": gate.spent},
         "timeline": _timeline(state, started),
     }
+    stage.after, stage.frame = "while drawing the results", frame
     view.finish(frame)
     return frame
+
+
+def price(
+    prompts: Any,
+    providers: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    repeats: int = 1,
+    concurrency: int = 8,
+    per_provider: Mapping[str, int] | None = None,
+    resume: bool = False,
+    session: Session | None = None,
+    *,
+    budget: float | None = None,
+    **params: Any,
+) -> Estimate:
+    """The estimate ``compare(..., dry_run=True)`` returns as a frame, as the
+    :class:`~.estimate.Estimate` itself: planned and validated the same way, nothing sent.
+    For a caller that runs several comparisons one after another and prices them as one
+    (the host verifier, with :func:`.estimate.in_sequence`)."""
+    session = session or get_session()
+    _check_limits(concurrency, per_provider)
+    runs = plan(prompts, providers, models, grid, repeats, params, session)
+    _check_compared(per_provider, runs)
+    check_budget(budget, "refuse")
+    if resume:
+        _resume(runs, session)
+    return estimate(runs, session.log.records(), concurrency, per_provider, budget)
+
+
+def _check_compared(per_provider: Mapping[str, int] | None, runs: list[Run]) -> None:
+    unknown = sorted(set(per_provider or {}) - {run.provider for run in runs})
+    if unknown:
+        raise ValidationError(f"per_provider names {unknown[0]!r}, which is not compared",
+                              fix="use the provider names given in providers")
 
 
 def _interrupted(runs: list[Run], state: GridState) -> Interrupted:

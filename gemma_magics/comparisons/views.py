@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog.models import RANGED_PARAMS
 from ..palette import CHART_ACCENT, CHART_INK, CHART_MUTED, HIGHLIGHT_CELL
-from ..safe_text import NO_MATH, escape, model_text_html
+from ..safe_text import model_text_html
 from . import quality as q
 from .plan import format_value, short_model
+from .table_style import FIT_STYLES, VARIANT_COLUMNS, untrusted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,8 +151,9 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
     if answer_rows:
         styler = styler.set_properties(
             subset=pd.IndexSlice[answer_rows, :],
+            # no fixed widths: the variants' columns share the output area (800 px too)
             **{"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top",
-               "min-width": "16em", "max-width": "34em", "font-size": "0.9em"},
+               "overflow-wrap": "anywhere", "font-size": "0.9em"},
         )
         # model text: escaped, line breaks kept, no math (the grid's rule, safe_text)
         styler = styler.format(_answer_html, subset=pd.IndexSlice[answer_rows, :])
@@ -161,21 +163,18 @@ def side_by_side(df: pd.DataFrame, *, max_chars: int | None = None) -> Styler:
             styler = styler.apply(_best, axis=1, subset=pd.IndexSlice[[key], :],
                                   higher=METRICS[metric] == "higher")
     styler = styler.set_table_styles(
-        [{"selector": "th", "props": "text-align: left; vertical-align: top"}]
+        [{"selector": "th", "props": "text-align: left; vertical-align: top"}, *FIT_STYLES,
+         # a column per variant, each with its answers and figures: they share the width
+         # down to breaking a number, rather than push the last variant out of view
+         VARIANT_COLUMNS, {"selector": "td", "props": "overflow-wrap: anywhere"}]
     )
-    return _untrusted(styler).set_caption(
+    return untrusted(styler).set_caption(
         "Answers side by side; median metrics of successful runs")
 
 
 def _answer_html(value: Any) -> str:
-    return model_text_html(value, style="white-space:pre-wrap") if value else ""
-
-
-def _untrusted(styler: Styler) -> Styler:
-    """Headers and labels (prompts, variant names) escaped; the table kept from MathJax."""
-    return (styler.format_index(escape, axis=0, level=None)
-            .format_index(escape, axis=1, level=None)
-            .set_table_attributes(f'class="{NO_MATH}"'))
+    return model_text_html(value, style="white-space:pre-wrap;overflow-wrap:anywhere") \
+        if value else ""
 
 
 def _header(frame: pd.DataFrame, variants: list[str]) -> Any:
@@ -301,20 +300,22 @@ def _metric_summary(frame: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index("variant")
 
 
-def styled_summary(df: pd.DataFrame) -> Styler:
-    """:func:`summary` formatted for reading: seconds and rates to 3 decimals, costs to
-    6, unknown values as n/a."""
-    table = summary(df)
-    formats = {c: "{:.6f}" if c.startswith("cost") else "{:.3f}" for c in table.columns
-               if c.endswith(("_median", "_iqr", "_calls"))}
-    caption = "Per variant: median and interquartile range (iqr) of successful runs"
-    if "pass_rate" in table.columns:
-        table = table.copy()
-        table["flaky_prompts"] = table["flaky_prompts"].map(len)
-        formats.update(q.SUMMARY_FORMATS)
-        caption += "; pass rate with its 95 % interval, Δ and p against the baseline"
-    styler = table.style.format(escape="html", na_rep="n/a").format(formats, na_rep="n/a")
-    return _untrusted(styler).set_caption(caption)
+def styled_summary(df: pd.DataFrame, columns: str = "lead") -> Styler:
+    """:func:`summary` formatted for reading (seconds and rates to 3 decimals, costs to 6,
+    unknown values as n/a): the columns to decide on (provider, model, runs, ok, pass rate,
+    median TTFT and tokens/s, cost per 1k calls) with wrapping headers, or
+    ``columns="all"`` every column of :func:`summary`."""
+    from .summary_view import styled
+
+    return styled(summary(df), columns)
+
+
+def summary_tables(df: pd.DataFrame) -> Any:
+    """What a comparison shows as its summary: :func:`styled_summary`'s lead table, and
+    every column in a ``<details>`` under it."""
+    from .summary_view import SummaryTables
+
+    return SummaryTables(summary(df))
 
 
 def quality_line(df: pd.DataFrame) -> str:

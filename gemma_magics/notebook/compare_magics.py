@@ -12,7 +12,7 @@ from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS
 from ..errors import ConfigError, Interrupted, ValidationError
 from ..params import think_value
 from .interpolate import interpolate
-from .magic_line import parse_line, plain_help
+from .magic_line import escaped, parse_line, plain_help
 
 
 def parse_values(flag: str, text: str, integer: bool) -> list[int | float]:
@@ -51,7 +51,8 @@ class CompareMagics(Magics):
     @argument("--frequency-penalty", help="(list: grid axis)")
     @argument("--presence-penalty", help="(list: grid axis)")
     @argument("--think", help="thinking models: on, off, or on,off (a grid axis)")
-    @argument("--stop", action="append", help="stop sequence (repeatable; applies to all)")
+    @argument("--stop", action="append", type=escaped,
+              help="stop sequence (repeatable; applies to all; \\n is a newline)")
     @argument("--system", help="system prompt for every run")
     @argument("--repeat", type=int, default=1, metavar="N", help="runs per combination")
     @argument("--concurrency", type=int, default=8, metavar="N", help="runs in flight at once")
@@ -71,6 +72,12 @@ class CompareMagics(Magics):
     @argument("--resume", action="store_true", help="skip runs already finished in the log")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
     @argument("--quiet", action="store_true", help="no live grid or tables, just run")
+    @argument("--compact", action="store_const", const="compact", dest="layout",
+              default="auto", help="small grid cells (status and seconds, the answer on "
+              "hover); the default above 24 runs")
+    @argument("--layout", choices=("auto", "full", "compact", "summary"), dest="layout",
+              default="auto", help="the live grid: full cards, compact cells or a per-variant summary "
+              "(default auto: by the number of runs)")
     @argument("--dry-run", action="store_true", help="send nothing: show the runs, tokens, "
               "cost and time it would take, and the runs that cannot fit")
     @argument("--budget", type=float, metavar="USD", help="stop sending runs before the "
@@ -88,6 +95,9 @@ class CompareMagics(Magics):
         Any setting flag given a comma-separated list becomes a grid axis: every combination
         runs, ``--repeat`` times each. ``-m`` varies the model within a provider
         (``-m cloudflare=@cf/google/gemma-4-26b-a4b-it,cloudflare=@cf/google/gemma-2b-it-lora``).
+        The live grid has a row per variant and a column per run (prompt × repeat); above
+        24 runs its cells are compact (``--compact`` forces that, ``--layout full`` cards),
+        above 500 it summarises each variant with the slowest and failing runs.
         When all runs end, the answers appear side by side with a summary per variant
         (median and spread of TTFT, latency, tokens/s, tokens, cost) and a chart. ``-o NAME``
         keeps the DataFrame (one row per run, the columns of ``gemma_magics.history()``).
@@ -140,7 +150,7 @@ class CompareMagics(Magics):
                 prompts, providers=args.providers, models=args.models,
                 repeats=args.repeat, concurrency=args.concurrency, resume=args.resume,
                 display=not args.quiet, dry_run=args.dry_run, budget=args.budget,
-                budget_unknown=args.budget_unknown, **scoring, **settings,
+                budget_unknown=args.budget_unknown, layout=args.layout, **scoring, **settings,
             )
         except (ValidationError, ConfigError) as exc:
             raise UsageError(str(exc)) from None

@@ -5,6 +5,7 @@ rate limit that keeps a grid from flooding the front end."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .display import MAX_UPDATES_PER_S
@@ -13,13 +14,15 @@ from .display import MAX_UPDATES_PER_S
 class Budget:
     """Allows at most ``rate`` front-end messages a second, shared by everything drawn."""
 
-    def __init__(self, rate: float = MAX_UPDATES_PER_S):
+    def __init__(self, rate: float = MAX_UPDATES_PER_S,
+                 clock: Callable[[], float] = time.perf_counter):
         self.interval = 1.0 / rate
+        self.clock = clock
         self.last = -float("inf")
         self.sent = 0
 
     def take(self, force: bool = False) -> bool:
-        now = time.perf_counter()
+        now = self.clock()
         if not force and now - self.last < self.interval:
             return False
         self.last = now

@@ -92,17 +92,24 @@ def cache_command(rest: list[str]) -> None:
 
 
 VERIFY_KEYS = {"hosts": str, "reference": str, "repeats": int, "alpha": float, "seed": int,
-               "needle": int, "concurrency": int, "report": str}
+               "needle": int, "concurrency": int, "report": str, "budget": float,
+               "budget_unknown": str}
+VERIFY_USAGE = ("usage: %gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] "
+                "[budget=USD [budget_unknown=allow]] [dry-run] [report=FILE] [-o NAME]")
 
 
 def verify_command(magics: Any, rest: list[str], args: Any) -> Any:
-    """``%gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] [report=FILE] [-o NAME]``:
-    :func:`gemma_magics.verify` from a magic line (``-p A,B,C`` may give the hosts)."""
+    """``%gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] [budget=USD] [dry-run]
+    [report=FILE] [-o NAME]``: :func:`gemma_magics.verify` from a magic line (``-p A,B,C``
+    may give the hosts; ``dry-run`` shows the estimate and sends nothing)."""
     from .live_verify import verify
 
-    model, options = args.model, []
+    model, options, dry_run = args.model, [], False
     for token in rest:
         name, sep, value = token.partition("=")
+        if token == "dry-run":
+            dry_run = True
+            continue
         if not sep:
             model = token
             continue
@@ -116,10 +123,16 @@ def verify_command(magics: Any, rest: list[str], args: Any) -> Any:
     kwargs = dict(options)
     hosts = kwargs.pop("hosts", None) or args.provider
     if not model or not hosts:
-        raise UsageError("usage: %gemma verify MODEL hosts=A,B,C [reference=A] [repeats=5] "
-                         "[report=FILE] [-o NAME]")
+        raise UsageError(VERIFY_USAGE)
     path = kwargs.pop("report", None)
-    result = verify(model, hosts, **kwargs)
+    if dry_run and path:
+        raise UsageError("a dry run sends nothing, so there is no report to write: drop "
+                         "report= or dry-run")
+    result = verify(model, hosts, dry_run=dry_run, **kwargs)
+    if dry_run:
+        if args.output:
+            magics.shell.user_ns[args.output] = result
+        return None  # shown already, as %%gemma_compare --dry-run does
     if path:
         from ..verification.report import report
 

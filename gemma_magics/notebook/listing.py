@@ -25,6 +25,11 @@ def provider_status(config: Any, info: Any) -> tuple[bool | None, str, str]:
     if server is not None:
         ready, how = server
         return ready, {True: "ready", False: "not running", None: "not checked"}[ready], how
+    # a key is not the whole story when the calls go elsewhere (the emulator, a proxy): say
+    # which variable redirects them, not the URL (it may carry credentials)
+    variable = config.base_url_variable(info)
+    if ready and info.kind != "local" and config.lookup(variable)[0]:
+        how += f"; base URL from {variable}"
     return ready, "ready" if ready else "missing", how
 
 
@@ -35,8 +40,8 @@ def providers_table(session: Session) -> Table:
     rows = []
     for info in config.catalog:
         _, word, how = provider_status(config, info)
-        rows.append([info.name, info.kind, info.default_model or "", word, how,
-                     info.description])
+        default = _configured_gguf(info).id if _other_gguf(info) else info.default_model
+        rows.append([info.name, info.kind, default or "", word, how, info.description])
     return Table(["provider", "wire format", "default model", "status", "how", "about"],
                  rows, title=f"default provider: {session.default_provider()}")
 
@@ -48,18 +53,47 @@ def models_table(session: Session, provider: str | None = None) -> Table:
     infos = [catalog.provider(provider)] if provider else list(catalog)
     rows = []
     for info in infos:
-        models = list(info.models.values()) or [info.model()]
+        models = ([_configured_gguf(info)] if _other_gguf(info) else
+                  list(info.models.values()) or [info.model()])
         for m in models:
             ranges = ", ".join(
                 f"{name} {m.range(name).describe()}" for name in RANGED_PARAMS if name in m.params
                 and name not in ("max_tokens", "seed") and name not in m.unsupported
             )
             rows.append([
-                info.name, m.id, m.context or "", _price(m.price_in), _price(m.price_out),
+                info.name, m.id, _context(info.kind, m), _price(m.price_in), _price(m.price_out),
                 ", ".join(sorted(m.capabilities)), ranges, _status(m),
             ])
     return Table(["provider", "model", "context", "$/M in", "$/M out", "capabilities", "ranges",
                   "status"], rows)
+
+
+def _other_gguf(info: Any) -> bool:
+    """Whether ``info`` is the local provider pointed at a GGUF other than the bundled one
+    (``GEMMA_MAGICS_LOCAL_MODEL``): then that file, not the catalog's entry, is what it
+    serves, and what the listing shows."""
+    if info.kind != "local":
+        return False
+    from ..providers import local_model
+
+    return not local_model.is_bundled()
+
+
+def _configured_gguf(info: Any) -> ModelInfo:
+    from ..providers import local_model
+
+    return local_model.served_model(info)
+
+
+def _context(kind: str, model: ModelInfo) -> str:
+    """The context a call can use. The local model is loaded with a smaller window than it
+    was trained for (``GEMMA_MAGICS_LOCAL_N_CTX``), and that window is what bounds a call."""
+    if kind != "local" or not model.context:
+        return str(model.context or "")
+    from ..providers.local import context_in_use
+
+    in_use = context_in_use(model.context)
+    return str(in_use) if in_use == model.context else f"{in_use} (of {model.context})"
 
 
 def _status(model: ModelInfo) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..comparisons import run
+from ..comparisons.gridlayout import LAYOUTS
+from ..errors import ValidationError
 from ..session import Session
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ def compare(
     baseline: str | None = None,
     functions: Mapping[str, Any] | None = None,
     judge_concurrency: int = 4,
-    stop: Any = None,
+    cancel: Any = None,
+    layout: str = "auto",
     **params: Any,
 ) -> pd.DataFrame:
     """Run prompts across providers, models and settings at once; return one row per run.
@@ -96,13 +99,21 @@ def compare(
     functions: names for ``python:NAME`` and ``json-schema:NAME`` checks (default: the
         notebook's variables).
     judge_concurrency: judge calls in flight at once (the local model judges one by one).
-    stop: a :class:`threading.Event`; setting it (from another thread: a Stop button)
-        stops the comparison as a kernel interrupt does.
+    cancel: a :class:`threading.Event`; setting it (from another thread: a Stop button)
+        stops the comparison as a kernel interrupt does. (``stop=`` is the stop
+        sequences, as in ``gm.generate``.)
+    layout: how the live grid draws its runs, always one row per variant and one column
+        per prompt × repeat: ``"full"`` (a card per run, its answer streaming),
+        ``"compact"`` (a small cell per run: status and seconds, the answer on hover), or
+        ``"summary"`` (a line per variant with counts and medians, the slowest and the
+        failing runs). ``"auto"`` (default): full up to 24 runs, compact up to 500,
+        summary above; full is drawn for at most 120 runs and compact for 500.
 
     Every run is validated before anything is sent (one bad setting stops it all, with the
     allowed range). A failed run shows its error in its cell and row; the others go on.
     Every run is recorded in the log (see :func:`gemma_magics.history`). On a kernel
-    interrupt all runs stop, the partial ones are recorded as ``interrupted``, and
+    interrupt (at any point, the drawing of the tables at the end included) all runs stop,
+    the partial ones are recorded as ``interrupted``, and
     :class:`gemma_magics.Interrupted` (a KeyboardInterrupt, shown as one line) is raised;
     its ``result`` is the DataFrame of the runs that finished or were stopped.
 
@@ -115,15 +126,24 @@ def compare(
     """
     from .grid import make_view
 
+    if layout not in LAYOUTS:
+        raise ValidationError(f"layout={layout!r} is not a grid layout",
+                              fix=f"use one of {', '.join(map(repr, LAYOUTS))}")
     frame = run.compare(
         prompts, providers, models, grid, repeats, concurrency, per_provider, resume,
-        view=lambda state: make_view(state, display), session=session, dry_run=dry_run,
+        view=lambda state: make_view(state, display, layout), session=session,
+        dry_run=dry_run,
         budget=budget, budget_unknown=budget_unknown, checks=checks,
         expected=expected, judge=judge, judge_provider=judge_provider, judge_model=judge_model,
         pairwise=pairwise, baseline=baseline, functions=functions,
-        judge_concurrency=judge_concurrency, stop=stop, **params)
+        judge_concurrency=judge_concurrency, cancel=cancel, **params)
     if dry_run:
+        from ..errors import Interrupted
         from .estimate_view import show_estimate
 
-        show_estimate(frame, display)
+        try:
+            show_estimate(frame, display)
+        except KeyboardInterrupt:  # one line, like a stop anywhere else
+            raise Interrupted("stopped while drawing the estimate (nothing was sent)",
+                              result=frame) from None
     return frame

@@ -8,11 +8,14 @@ chooses the view from ``display``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..session import Session
 from ..verification import run
 from ..verification.analysis import VerifyResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def verify(
@@ -31,8 +34,12 @@ def verify(
     seed: int = 0,
     display: Any = True,
     session: Session | None = None,
+    *,
+    dry_run: bool = False,
+    budget: float | None = None,
+    budget_unknown: str = "refuse",
     **params: Any,
-) -> VerifyResult:
+) -> VerifyResult | pd.DataFrame:
     """Check whether several hosts serve the same Gemma: run a probe suite on each, and say
     per host whether it differs from the reference.
 
@@ -50,6 +57,18 @@ def verify(
     alpha: the chance an identical host is called different (two tests at alpha/2 each).
     seed: seeds the permutation test.
     display: as in :func:`gemma_magics.compare` (the live grid; False for none).
+    dry_run: send nothing; return (and show) the estimate of every probe run on every host
+        instead, as :func:`gemma_magics.compare`'s dry run does: one row per host with its
+        runs, prompt tokens, expected completion tokens, cost low / expected / high from the
+        catalog's prices and time expected from the log (the groups of probes run one after
+        another, so their times add up).
+    budget: a hard limit in USD over the whole check, as in :func:`gemma_magics.compare`:
+        no run starts while spent + the worst case of the runs in flight would pass it; the
+        runs left are recorded with status ``skipped`` and the reason (a host's verdict
+        says how many were not sent), and ``resume=True`` with a new budget runs them.
+    budget_unknown: ``"refuse"`` (default): with a budget, a host without a price stops the
+        check before anything is sent; ``"allow"``: run it anyway, counting only the cost
+        it reports as billed.
 
     Runs go through the comparison engine: they are recorded, ``resume=True`` skips those
     already done, rate limits slow one host down alone. The result prints one verdict per
@@ -60,10 +79,21 @@ def verify(
     """
     from .grid import make_view
 
-    return run.verify(model, hosts, reference, repeats, prompts, checks, grid, concurrency,
-                      per_provider, resume, needle, alpha, seed,
-                      view=lambda state: GridOnly(make_view(state, display)), session=session,
-                      **params)
+    result = run.verify(model, hosts, reference, repeats, prompts, checks, grid, concurrency,
+                        per_provider, resume, needle, alpha, seed,
+                        view=lambda state: GridOnly(make_view(state, display)),
+                        session=session, dry_run=dry_run, budget=budget,
+                        budget_unknown=budget_unknown, **params)
+    if dry_run:
+        from ..errors import Interrupted
+        from .estimate_view import show_estimate
+
+        try:
+            show_estimate(result, display)
+        except KeyboardInterrupt:  # one line, like a stop anywhere else
+            raise Interrupted("stopped while drawing the estimate (nothing was sent)",
+                              result=result) from None
+    return result
 
 
 class GridOnly:

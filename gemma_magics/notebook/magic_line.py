@@ -27,6 +27,16 @@ def parse_line(magic_func: Any, line: str, help_name: str) -> Any:
                          f"(see {help_name}? for the flags)") from None
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def escaped(value: str) -> str:
+    """A flag value with ``\\n``, ``\\t``, ``\\r`` and ``\\\\`` read as the characters they
+    name: a stop sequence of a newline has no other way onto a magic's line
+    (``--stop "\\n"``). Other backslashes stay as typed."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], value)
+
+
 def plain_help(func: Any) -> Any:
     """Above ``@magic_arguments()``: the help as plain text. ``%%gemma?`` shows the
     docstring raw, so reST markup (````name````, ``::`` blocks) would show as such."""

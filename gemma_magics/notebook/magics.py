@@ -13,7 +13,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from ..errors import ConfigError, GemmaError, Interrupted, ValidationError
 from ..session import get_session
 from .interpolate import interpolate
-from .magic_line import parse_line, plain_help
+from .magic_line import escaped, parse_line, plain_help
 
 SUBCOMMANDS = ("providers", "models", "history", "reset", "config", "panel", "chat", "cache",
                "verify")
@@ -108,7 +108,7 @@ class GemmaMagics(Magics):
     @argument("--repetition-penalty", type=float, help="penalise repeated tokens (1 = off)")
     @argument("--frequency-penalty", type=float, help="penalise frequent tokens")
     @argument("--presence-penalty", type=float, help="penalise tokens already present")
-    @argument("--stop", action="append", help="stop sequence (repeatable)")
+    @argument("--stop", action="append", type=escaped, help="stop sequence (repeatable; \\n: newline)")
     @argument("--system", help="system prompt (folded into the first turn for Gemma)")
     @argument("--think", choices=("on", "off"),
               help="thinking models (Gemma 4): reason before answering, or not (default off)")

@@ -19,6 +19,7 @@ OFFLINE = {
     "dataoorts": ("/api/v1", {"DATAOORTS_API_KEY": "demo"}),
     "aimlapi": ("/v1", {"AIMLAPI_API_KEY": "demo"}),
     "openai": ("/v1", {"OPENAI_API_KEY": "demo"}),
+    "openrouter": ("/openrouter/api/v1", {"OPENROUTER_API_KEY": "demo"}),
 }
 
 

@@ -19,10 +19,13 @@ from ..catalog.models import INTEGER_PARAMS, RANGED_PARAMS, ModelInfo, ParamRang
 from ..catalog.thinking import think_switch
 from ..errors import GemmaError
 from ..palette import ACCENT, MUTED
+from ..providers.local import context_in_use
 from ..session import Session, get_session
 from .listing import provider_status
 from .panel_actions import PanelActions
+from .panel_static import StaticCopy
 from .seed_box import seed_box, typed_seed
+from .stopping import in_kernel
 
 #: Shown when a model documents no default for a setting (the backend then uses its own).
 FALLBACK = {"max_tokens": 256, "temperature": 1.0, "top_p": 1.0, "top_k": 40, "seed": 0,
@@ -76,7 +79,7 @@ class Panel(PanelActions):
                                    description="provider", style=wide,
                                    layout=w.Layout(width="420px"))
         self.model = w.Dropdown(options=self._model_options(provider), description="model",
-                                style=wide, layout=w.Layout(width="420px"))
+                                style=wide, layout=w.Layout(width="420px", max_width="100%"))
         self.model.value = self._current_model(provider)
         self.controls: dict[str, Any] = {}
         self.markers: dict[str, Any] = {}
@@ -120,15 +123,20 @@ class Panel(PanelActions):
                "overflow": "auto", "padding": "4px"}
         self.output = w.Output(layout=w.Layout(**box))  # Run's answer
         self.compare_output = w.Output(layout=w.Layout(**box, display="none"))  # Compare's
+        self.static = StaticCopy(lambda: (
+            f"gemma_magics parameter panel ({self.provider.value} · {self.model.value}): its "
+            "controls live in the kernel that drew them; run this cell again to use them"))
         self._apply_model(info)
         self._wire()
         self.widget = w.VBox([
-            w.HBox([self.provider, self.model]),
+            # wraps: two 420 px pickers are wider than an 800 px window's output area
+            w.HBox([self.provider, self.model], layout=w.Layout(flex_flow="row wrap")),
             *[w.HBox([self.controls[n], self.markers[n]]) for n in RANGED_PARAMS],
             self.system,
             self.think,
             self.prompt,
-            w.HBox([self.run_button, self.compare_button, self.stop_button, self.reset_button]),
+            w.HBox([self.run_button, self.compare_button, self.stop_button, self.reset_button],
+                   layout=w.Layout(flex_flow="row wrap")),  # 800 px: no label cut
             self.compare_with,
             w.HBox([self.budget, self.budget_allow_unknown]),
             self.checks,
@@ -216,11 +224,14 @@ class Panel(PanelActions):
         that had to be clamped into the new range."""
         clamped: dict[str, Any] = {}
         given = self.session.params.as_dict()
+        local = self.session.config.catalog.provider(self.provider.value).kind == "local"
         self._syncing = True
         try:
             for name, control in self.controls.items():
                 allowed = info.range(name)
                 lo, hi = _bounds(name, allowed)
+                if name == "max_tokens" and local:  # prompt + answer share the loaded window
+                    hi = min(hi, context_in_use(info.context) - 1)
                 # one message to the browser: a range that excludes the old value, sent
                 # alone, makes its widget clamp and send that back as if the user chose it
                 with control.hold_sync(), control.hold_trait_notifications():
@@ -358,7 +369,17 @@ class Panel(PanelActions):
 
     # -- display ------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)  # not "VBox(children=(HBox(...": front ends
+        return bundle  # without widgets (nbconvert, GitHub) show this
+
+    def _ipython_display_(self) -> None:
+        """The widget, and under it the static copy of its results (in a kernel)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        if in_kernel():
+            self.static.show()
 
     def close(self) -> None:
         """Stop following the session and close the widgets."""

@@ -13,6 +13,7 @@ from ..palette import ERROR, MUTED
 from ..safe_text import NO_MATH
 from .display import OutputRenderer, render_stream
 from .footer import footer_text
+from .panel_static import result_part
 from .stopping import Stoppable, in_kernel, start
 
 
@@ -47,7 +48,10 @@ class PanelActions:
         sink = OutputRenderer(self.output)
         self.run_button.disabled = True
         self._say("running…")
-        return self._begin(button, lambda stop: self._stream(call, sink, stop))
+        title = f"Run · {self.provider.value} · {self.model.value} · prompt: {prompt}"
+        self._streaming("run")
+        return self._begin(button, lambda stop: self._kept(
+            "run", title, self.output, lambda: self._stream(call, sink, stop)))
 
     def _stream(self, call: Any, sink: Any, stop: threading.Event | None) -> Any:
         try:
@@ -86,7 +90,11 @@ class PanelActions:
         self.compare_output.layout.display = None
         self.compare_button.disabled = True
         self._say(f"comparing {', '.join(providers)}…")
-        return self._begin(button, lambda stop: self._compare(prompt, providers, budget, stop))
+        title = f"Compare · {', '.join(providers)} · prompt: {prompt}"
+        self._streaming("compare")
+        return self._begin(button, lambda stop: self._kept(
+            "compare", title, self.compare_output,
+            lambda: self._compare(prompt, providers, budget, stop)))
 
     def _compare(self, prompt: str, providers: list[str], budget: float | None,
                  stop: threading.Event | None) -> Any:
@@ -98,7 +106,7 @@ class PanelActions:
             frame = compare(prompt, providers=providers, session=self.session,
                             display=self.compare_output, checks=checks, budget=budget,
                             budget_unknown="allow" if self.budget_allow_unknown.value
-                            else "refuse", stop=stop)
+                            else "refuse", cancel=stop)
         except Interrupted as exc:
             self.last = exc.result
             self._say(str(exc), error=True)
@@ -121,6 +129,20 @@ class PanelActions:
             line += "\n" + quality_line(frame)
         self._say(line)
         return frame
+
+    def _streaming(self, which: str) -> None:
+        """A Run or Compare starts: the static copy of the previous one goes."""
+        if self.static.shown:
+            self.static.set(which, None)
+
+    def _kept(self, which: str, title: str, output: Any, work: Any) -> Any:
+        """``work()``, then its result copied as static output of the panel's cell, which
+        a saved notebook shows without the kernel (see :mod:`.panel_static`)."""
+        try:
+            return work()
+        finally:
+            if self.static.shown:
+                self.static.set(which, result_part(title, output.outputs, self._said))
 
     def stop(self, _button: Any = None) -> None:
         """End the Run or Compare in flight: the partial answers are recorded as interrupted."""
@@ -169,7 +191,10 @@ class PanelActions:
             return False
         return value
 
+    _said = ""  # the status line's text
+
     def _say(self, text: str, error: bool = False) -> None:
+        self._said = text
         color = ERROR if error else MUTED
         self.stats.value = (f'<span class="{NO_MATH}" style="color:{color}; '
                             f'white-space:pre-line">{html.escape(text)}</span>')

@@ -47,6 +47,12 @@ def n_ctx() -> int:
     return int(os.environ.get("GEMMA_MAGICS_LOCAL_N_CTX", "8192"))
 
 
+def context_in_use(trained: int | None) -> int:
+    """The window a local call can use: the one the model is loaded with
+    (``GEMMA_MAGICS_LOCAL_N_CTX``), never more than it was trained for."""
+    return min(n_ctx(), trained) if trained else n_ctx()
+
+
 def n_threads() -> int:
     """Decode threads to start with: every core, or ``GEMMA_MAGICS_LOCAL_THREADS``. Unless
     that variable fixes it, the count then follows the measured decode steps

@@ -7,10 +7,13 @@ joins them once under ``~/.cache``. Nothing is ever downloaded at run time.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..catalog.models import ModelInfo, ProviderInfo
+from ..errors import ConfigError, ValidationError
 
+#: The catalog's id of the bundled file (``[providers.local]`` in catalog.toml).
 BUNDLED_NAME = "gemma-3-270m"
 
 
@@ -55,7 +58,44 @@ def model_path() -> Path:
 
 
 def model_name() -> str:
+    """The id records give the local model: the catalog's for the bundled file, else the
+    GGUF's file name without ``.gguf``. The file name, not the GGUF's ``general.name``:
+    two quantizations of one model (Q4_K_M, Q2_K) carry the same ``general.name``, and a
+    record must tell them apart; reading it would also cost a vocabulary load per call."""
     return BUNDLED_NAME if is_bundled() else Path(os.environ["GEMMA_MAGICS_LOCAL_MODEL"]).stem
+
+
+def served_model(info: ProviderInfo, requested: str | None = None) -> ModelInfo:
+    """The catalog entry of the model the local provider will really load.
+
+    The bundled file is the catalog's ``gemma-3-270m``. Another GGUF is named by
+    :func:`model_name` and keeps only what holds for any GGUF in llama.cpp (the sampling
+    ranges, streaming, JSON through a grammar, a system prompt) and a price of 0 (nobody
+    bills a local run, so cost and budgets stay exact). The facts of the bundled file are
+    not claimed for it: its context is unknown (the context llama.cpp is given,
+    ``GEMMA_MAGICS_LOCAL_N_CTX``, still bounds every call) and so is whether it is
+    instruction-tuned (``None``: no pretrained-model hint). Asking for the bundled id while
+    another file is configured (a panel or ``%config`` default) gives the file that runs;
+    any other id is refused, as the provider could not serve it. A GGUF given its own
+    ``[[providers.local.models]]`` entry in the config file (``id`` = its file name) gets
+    the facts written there.
+    """
+    name = model_name()
+    if requested not in (None, name, BUNDLED_NAME):
+        raise ValidationError(
+            f"the local provider runs one GGUF, {name}, not {requested!r}",
+            fix="point GEMMA_MAGICS_LOCAL_MODEL at that model's .gguf file (its file name "
+                "becomes the model id), or leave the model out")
+    if name in info.models:  # the bundled file, or a GGUF given an entry in the user's config
+        return info.model(name)
+    base = info.model(BUNDLED_NAME if BUNDLED_NAME in info.models else requested or name)
+    if is_bundled():  # a provider of kind "local" defined in the config without models
+        return base
+    return replace(
+        base, id=name, context=None, price_in=0.0, price_out=0.0, instruction_tuned=None,
+        known=False, source=f"GEMMA_MAGICS_LOCAL_MODEL={os.environ['GEMMA_MAGICS_LOCAL_MODEL']}",
+        unconfirmed=("context window and instruction tuning: not in the catalog for this "
+                     "file",))
 
 
 def chat_template_of(path: str) -> str:

@@ -46,6 +46,8 @@ class HostFigures:
     speed: dict[str, float]
     skipped: list[str] = field(default_factory=list)
     first_error: str | None = None
+    not_sent: int = 0  # runs recorded as skipped: over the budget, or too long for the host
+    first_not_sent: str | None = None
     copies: bool = False  # its sampled probes came back identical on every repeat
     different: bool = False
     verdict: str = ""
@@ -65,6 +67,7 @@ class VerifyResult:
     runs: pd.DataFrame
     probes: list[Probe]
     noise_floor: tuple[float, int]
+    budget: dict[str, float] | None = None  # {"limit", "spent"} in USD when one was given
 
     def verdicts(self) -> list[str]:
         return [h.verdict for h in self.hosts]
@@ -85,7 +88,7 @@ class VerifyResult:
             p = h.paired
             rows.append({
                 "host": h.host, "model": h.model, "reference": h.is_reference,
-                "runs": h.runs, "errors": h.errors, "accuracy": h.accuracy,
+                "runs": h.runs, "errors": h.errors, "not_sent": h.not_sent, "accuracy": h.accuracy,
                 "accuracy_low": h.accuracy_ci[0], "accuracy_high": h.accuracy_ci[1],
                 "delta": p.difference if p else math.nan,
                 "delta_pm": p.half_width if p else math.nan,
@@ -112,6 +115,14 @@ class VerifyResult:
                          f"{need} paired runs.")
         parts.append("A pass means no difference was found at this sample size, never that "
                      "a host serves the same model.")
+        if self.budget is not None:
+            from ..comparisons.budget import usd
+
+            left = sum(h.not_sent for h in self.hosts)
+            parts.append(f"Budget: {usd(self.budget['spent'])} of {usd(self.budget['limit'])} "
+                         "spent" + (f"; {left} runs over it or too long were not sent, "
+                                    "recorded as skipped (resume=True with a new budget runs "
+                                    "them)." if left else "."))
         return " ".join(parts)
 
     def __repr__(self) -> str:
@@ -185,11 +196,22 @@ def _copies(rows: pd.DataFrame, probes: list[Probe]) -> bool:
     return bool(len(counts)) and bool((counts["nunique"] == 1).all())
 
 
+def not_sent(runs: pd.DataFrame) -> pd.Series:
+    """Runs never sent (status ``skipped``: over the budget, or too long for the host's
+    context window): neither answers nor failures of the host."""
+    return runs["status"].eq("skipped")
+
+
 def _first_error(rows: pd.DataFrame) -> str | None:
-    failed = rows[~answered(rows)]
+    failed = rows[~answered(rows) & ~not_sent(rows)]
     if failed.empty:
         return None
     return str(failed["error"].fillna(failed["status"]).iloc[0])[:160]
+
+
+def _first_not_sent(rows: pd.DataFrame) -> str | None:
+    left = rows[not_sent(rows)]
+    return None if left.empty else str(left["error"].fillna("skipped").iloc[0])[:160]
 
 
 def _validity(rows: pd.DataFrame, kinds: dict[str, str], kind: str) -> tuple[int, int]:
@@ -265,7 +287,9 @@ def analyze(runs: pd.DataFrame, probes: list[Probe], *, model: str, family: str 
 
         fig = HostFigures(
             host=variant, provider=providers[variant], model=str(mine["model"].iloc[0]),
-            is_reference=is_ref, runs=len(mine), errors=int((~answered(mine)).sum()),
+            is_reference=is_ref, runs=len(mine),
+            errors=int((~answered(mine) & ~not_sent(mine)).sum()),
+            not_sent=int(not_sent(mine).sum()), first_not_sent=_first_not_sent(mine),
             checked=len(checked), passed=n_pass,
             accuracy=n_pass / len(checked) if len(checked) else math.nan,
             accuracy_ci=stats.wilson(n_pass, len(checked)), paired=paired,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import capabilities
 from ..comparisons import run as engine
+from ..comparisons.budget import check_budget, refuse_unknown
+from ..comparisons.estimate import in_sequence
 from ..comparisons.plan import as_names
 from ..errors import CapabilityError, ValidationError
 from ..session import Session, get_session
@@ -104,10 +106,17 @@ def verify(
     seed: int = 0,
     view: Callable[[Any], Any] | None = None,
     session: Session | None = None,
+    *,
+    dry_run: bool = False,
+    budget: float | None = None,
+    budget_unknown: str = "refuse",
     **params: Any,
-) -> VerifyResult:
-    """The engine of :func:`gemma_magics.verify` (documented there)."""
+) -> VerifyResult | pd.DataFrame:
+    """The engine of :func:`gemma_magics.verify` (documented there). With ``dry_run=True``
+    nothing is sent and the estimate frame of :func:`gemma_magics.compare`'s dry run is
+    returned (one row per host, every group of probes included)."""
     session = session or get_session()
+    check_budget(budget, budget_unknown)
     names = as_names(hosts)
     if not names:
         raise ValidationError("no host to check", fix='give hosts=["aimlapi", "openrouter"]')
@@ -122,8 +131,8 @@ def verify(
     probes = [with_needle(p, words) for p in probes]
     if len({p.prompt for p in probes}) != len(probes):
         raise ValidationError("two probes have the same prompt", fix="make each prompt unique")
-    frames = []
     skipped: dict[str, list[str]] = {}
+    batches = []
     for group in _groups(probes).values():
         able = [h for h in resolved if supports(h, group[0], session)]
         for h in resolved:
@@ -133,23 +142,49 @@ def verify(
             continue
         limits = {k: v for k, v in (per_provider or {}).items()
                   if k in {h.provider for h in able}}
-        frame = engine.compare(
-            [p.prompt for p in group], [h.provider for h in able],
-            {h.provider: [h.model] for h in able}, grid, repeats, concurrency, limits or None,
-            resume, view=view, session=session, **{**params, **group[0].settings()})
-        frame["probe_id"] = frame["prompt"].map({p.prompt: p.id for p in group})
+        batches.append(Batch(
+            group, dict(prompts=[p.prompt for p in group], providers=[h.provider for h in able],
+                        models={h.provider: [h.model] for h in able}, grid=grid,
+                        repeats=repeats, concurrency=concurrency, per_provider=limits or None,
+                        resume=resume, session=session, **{**params, **group[0].settings()})))
+    if not batches:
+        raise ValidationError("no host could run any probe",
+                              fix="check the hosts' capabilities with %gemma models")
+    if dry_run or budget is not None:
+        # the groups run one after another: priced as one sweep, and a host without a price
+        # stops the check before the first group is sent, not halfway
+        priced = in_sequence([engine.price(**b.args) for b in batches], budget)
+        if dry_run:
+            return priced.frame()
+        refuse_unknown(priced.runs, budget, budget_unknown)
+    frames, spent = [], 0.0
+    for batch in batches:
+        left = None if budget is None else max(budget - spent, 0.0)
+        frame = engine.compare(**batch.args, view=view, budget=left,
+                               budget_unknown=budget_unknown)
+        if left is not None:
+            spent += frame.attrs["compare"]["budget"]["spent"]
+        frame["probe_id"] = frame["prompt"].map({p.prompt: p.id for p in batch.probes})
         frames.append(frame)
     runs = _concat(frames)
-    return analyze(runs, probes, model=model, family=family_of(model), reference=reference,
-                   alpha=alpha, seed=seed, skipped=skipped, repeats=repeats)
+    result = analyze(runs, probes, model=model, family=family_of(model), reference=reference,
+                     alpha=alpha, seed=seed, skipped=skipped, repeats=repeats)
+    if budget is not None:
+        result.budget = {"limit": budget, "spent": spent}
+    return result
+
+
+@dataclass
+class Batch:
+    """One group of probes sharing their settings: one comparison."""
+
+    probes: list[Probe]
+    args: dict[str, Any]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     import pandas as pd
 
-    if not frames:
-        raise ValidationError("no host could run any probe",
-                              fix="check the hosts' capabilities with %gemma models")
     runs = pd.concat(frames, ignore_index=True)
     runs["repeat"] = runs.groupby(["variant", "probe_id"], sort=False).cumcount()
     return runs

@@ -19,8 +19,9 @@ def verdict_line(fig: Any, alpha: float) -> tuple[bool, str]:
     """(different, line) for one host's figures."""
     if fig.is_reference:
         copies = "; its sampled answers repeat exactly (a fixed seed?)" if fig.copies else ""
+        unsent = f", {fig.not_sent} not sent" if fig.not_sent else ""
         return False, (f"{fig.host}: the reference ({fig.passed}/{fig.checked} checks passed, "
-                       f"{fig.errors} failed runs){copies}")
+                       f"{fig.errors} failed runs{unsent}){copies}")
     each = alpha / 2
     evidence = []
     paired, mmd = fig.paired, fig.mmd
@@ -38,6 +39,8 @@ def verdict_line(fig: Any, alpha: float) -> tuple[bool, str]:
     extra = []
     if fig.errors:
         extra.append(f"{fig.errors} runs failed and were left out (first: {fig.first_error})")
+    if fig.not_sent:
+        extra.append(f"{fig.not_sent} runs not sent (first: {fig.first_not_sent})")
     if not evidence:
         return False, (f"{fig.host}: not checked — no answer to compare with the reference"
                        + ("; " + "; ".join(extra) if extra else ""))

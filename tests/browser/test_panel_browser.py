@@ -73,7 +73,7 @@ def test_switching_provider_in_the_browser_sets_nothing(page, lab):  # noqa: F81
     assert "provider's default" in after["marker"], after["marker"]
     top_k = panel.locator(".widget-slider", has_text="top k").locator(".widget-readout")
     assert top_k.first.inner_text().strip() == str(after["top_k"]), "browser and kernel differ"
-    shoot(panel, "panel-provider-switch.png")
+    shoot(panel, "panel-provider-switch.png", "panel-provider-switch.png")
 
     index = nb.start()
     nb.wait(index)

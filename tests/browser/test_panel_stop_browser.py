@@ -69,5 +69,5 @@ def test_panel_stop_ends_a_run(page, lab):  # noqa: F811
     status, tokens = re.search(r"RECORD (\w+) (\d+)", nb.output_text("ps-check")).groups()
     assert status == "interrupted" and int(tokens) < 600
     assert stop.is_disabled()
-    shoot(panel, "panel-stop.png")
+    shoot(panel, "panel-stop.png", "panel-stop.png")
     print(f"\npanel Stop: {line!r}, {shown} words on screen")

@@ -62,5 +62,5 @@ def test_stop_button_prints_one_quiet_line(page, lab):  # noqa: F811
     assert "interrupted" in nb.output_text("st-long").split(lines[0])[0]  # the footer, above
     time.sleep(1.0)
     assert "the next cell ran" not in nb.output_text("st-next"), "Run All went on"
-    shoot(long_cell, "stop-one-line.png")
+    shoot(long_cell, "stop-one-line.png", "stop-one-line.png")
     print(f"\nstop button: {lines[0]!r}, the next cell did not run")

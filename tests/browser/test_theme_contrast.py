@@ -128,6 +128,7 @@ def test_every_text_meets_aa_in_light_and_dark_themes(page, lab):  # noqa: F811
         worst = min(items, key=ratio)
         report[theme] = (round(ratio(worst), 2), worst["text"], len(items),
                          round(min(map(ratio, tinted)), 2))
-        shoot(page.locator(".jp-Notebook"), f"theme-contrast-{theme.split()[-1].lower()}.png")
+        name = f"theme-contrast-{theme.split()[-1].lower()}.png"
+        shoot(page.locator(".jp-Notebook"), name, name)
     assert not any(low.values()), f"text under 4.5:1: {low}"
     print(f"\nlowest contrast (ratio, text, texts measured, highlighted cell): {report}")
