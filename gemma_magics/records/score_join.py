@@ -60,55 +60,61 @@ def join_long(frame: pd.DataFrame, long: pd.DataFrame, *, copy: bool = True) -> 
     if long.empty or "run_id" not in frame.columns:
         return frame
     n = len(frame)
-    runs = pd.Index(frame["run_id"].to_numpy(dtype=object))
-    positions = np.arange(n)
-    if not runs.is_unique:  # the same run twice: its last row gets the verdicts
-        last = ~runs.duplicated(keep="last")
-        runs, positions = runs[last], positions[last]
-    hit = runs.get_indexer(long["run_id"].to_numpy(dtype=object))
+    # run ids as codes (hashed in C, Arrow strings stay Arrow strings), then the row of each
+    # verdict's run: the run's last row when a frame shows it twice
+    codes, uniques = pd.factorize(pd.concat([frame["run_id"], long["run_id"]],
+                                            ignore_index=True))
+    runs, wanted = codes[:n], codes[n:]
+    rows = pd.Series(np.arange(n))[runs >= 0]
+    rows = rows[~pd.Series(runs[rows.to_numpy()]).duplicated(keep="last").to_numpy()]
+    row_of = np.full(len(uniques) + 1, -1)  # the extra last cell: a missing run id (-1)
+    row_of[runs[rows.to_numpy()]] = rows.to_numpy()
+    hit = row_of[wanted]
     mine = hit >= 0
     if not mine.any():
         return frame
     long = long[mine]
-    row = positions[hit[mine]]
+    row = hit[mine]
     human = (long["kind"] == HUMAN).to_numpy(dtype=bool, na_value=False)
-    rater = long["rater"].fillna("").astype(str).to_numpy(dtype=object)
-    passed, unknown = _booleans(long["passed"])
+    failed = (long["status"] == FAILED).to_numpy(dtype=bool, na_value=False)
+    verdict = pd.to_numeric(long["passed"]).to_numpy(dtype="float64", na_value=np.nan)
+    unknown = np.isnan(verdict)
+    passed = ~unknown & (np.nan_to_num(verdict) != 0)
     value = pd.to_numeric(long["value"]).to_numpy(dtype="float64", na_value=np.nan)
     # a table from before weights has none: the default weight
     weight = pd.to_numeric(long["weight"]).fillna(1.0).to_numpy(dtype="float64")
-    failed = (long["status"] == FAILED).to_numpy(dtype=bool, na_value=False)
 
     # one group per (scorer, rater as named in the column, human or not), in order of first
     # appearance; the columns come in that order, a human rating's value column after its
     # pass column (two groups may share a column: the later verdict wins)
-    shown_rater = np.where(human, rater, "")
-    keys = pd.DataFrame({"scorer": long["scorer"].astype(str).to_numpy(dtype=object),
-                         "rater": shown_rater, "human": human})
-    group = keys.groupby(["scorer", "rater", "human"], sort=False).ngroup().to_numpy()
-    firsts = keys.drop_duplicates().itertuples(index=False)
+    scorer, scorers = pd.factorize(long["scorer"])
+    rater, raters = pd.factorize(long["rater"])
+    rater = np.where(human, rater, -1)  # -1: no rater in the column's name
+    key = (scorer.astype(np.int64) * (len(raters) + 1) + rater + 1) * 2 + human
+    group, _ = pd.factorize(key)  # numbered in order of first appearance
+    _, firsts = np.unique(group, return_index=True)
     pass_col: list[int] = []
     value_col: list[int] = []
     names: dict[str, int] = {}
-    for scorer, shown, is_human in firsts:
-        pass_col.append(names.setdefault(column_name(scorer, shown), len(names)))
-        if is_human:
-            tag = f"{scorer}@{shown}" if shown else scorer
+    for first in firsts:
+        name = scorers[scorer[first]] if scorer[first] >= 0 else None
+        shown = raters[rater[first]] if rater[first] >= 0 else ""
+        pass_col.append(names.setdefault(column_name(name, shown), len(names)))
+        if human[first]:
+            tag = f"{name}@{shown}" if shown else name
             value_col.append(names.setdefault(f"value[{tag}]", len(names)))
         else:
             value_col.append(-1)
     columns: dict[str, Any] = {}
     order = list(names)
-    pass_of = np.asarray(pass_col)[group]
-    for name, cells in _last_per_cell(pass_of, row, order).items():
+    for c, cells in _last_per_cell(np.asarray(pass_col)[group], row, n).items():
         vals, mask = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
         vals[row[cells]], mask[row[cells]] = passed[cells], unknown[cells]
-        columns[name] = pd.arrays.BooleanArray(vals, mask)
-    value_of = np.asarray(value_col)[group]
-    for name, cells in _last_per_cell(value_of, row, order).items():
+        columns[order[c]] = pd.arrays.BooleanArray(vals, mask)
+    for c, cells in _last_per_cell(np.asarray(value_col)[group], row, n).items():
         vals = np.full(n, np.nan)
         vals[row[cells]] = value[cells]
-        columns[name] = vals
+        columns[order[c]] = vals
 
     machine = ~human
     judged = np.bincount(row[machine], minlength=n)
@@ -129,27 +135,13 @@ def join_long(frame: pd.DataFrame, long: pd.DataFrame, *, copy: bool = True) -> 
     return out
 
 
-def _booleans(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(True where the verdict passed, True where it is missing) from bools, 0/1 or None."""
-    import numpy as np
-    import pandas as pd
-
-    objs = values.to_numpy(dtype=object)
-    missing = pd.isna(objs).astype(bool)
-    passed = np.zeros(len(objs), dtype=bool)
-    passed[~missing] = objs[~missing].astype(bool)
-    return passed, missing
-
-
-def _last_per_cell(col: np.ndarray, row: np.ndarray, order: list[str]) -> dict[str, np.ndarray]:
+def _last_per_cell(col: np.ndarray, row: np.ndarray, n: int) -> dict[int, np.ndarray]:
     """For each column id in ``col`` (-1: none), the indexes of the verdicts it shows: the
     last one written per (column, row)."""
     import numpy as np
     import pandas as pd
 
     has = np.flatnonzero(col >= 0)
-    if not len(has):
-        return {}
-    cells = pd.DataFrame({"col": col[has], "row": row[has], "at": has})
-    cells = cells.drop_duplicates(["col", "row"], keep="last")
-    return {order[c]: at.to_numpy() for c, at in cells.groupby("col", sort=False)["at"]}
+    cell = col[has].astype(np.int64) * n + row[has]
+    keep = has[~pd.Series(cell).duplicated(keep="last").to_numpy()]
+    return {int(c): keep[col[keep] == c] for c in np.unique(col[keep])}
