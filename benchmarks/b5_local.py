@@ -31,8 +31,8 @@ whole phase and stops it afterwards. Ours keeps what it learned in the idle phas
 notebook would when the machine gets busy; each phase's first call on each side is untimed
 (the notes give ours' first call after the load began).
 
-A raw run still going after 1.5 x the wall time of ours' first call of the phase is stopped
-and rated by the tokens it had decoded (under load 2 threads ran at under 1 token/s: minutes
+A raw run still going after 1.5 x ours' median wall time so far in the phase (its first call
+before any) is stopped and rated by the tokens it had decoded (under load 2 threads ran at under 1 token/s: minutes
 per run, and so far from the best that the cut changes no verdict); the notes say when.
 
 Target: ours >= 0.95 x the best raw tokens/s, in each phase.
@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -56,7 +57,7 @@ SEED = 42
 SETTINGS = {"temperature": 0.6, "top_k": 64, "top_p": 0.95, "repeat_penalty": 1.0,
             "frequency_penalty": 0.0, "presence_penalty": 0.0}
 MIN_P = 0.05  # the package's (and create_completion's) default
-CUT = 1.5  # a raw run is stopped after this many times ours' first call of the phase
+CUT = 1.5  # a raw run is stopped after this many times ours' median wall time so far
 
 
 def run(size: str = "full") -> list[dict]:
@@ -178,6 +179,8 @@ def _phase(label: str, sides: dict, tokens: int, rounds: int, counts: list[int],
     for r in range(rounds * 2):
         order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
         for side in order:
+            if walls["ours"]:  # ours as the machine is now, not its first call
+                limit = CUT * statistics.median(walls["ours"])
             wall, rate, text, done = sides[side](limit)
             print(f"B5 {label} round {r + 1}/{rounds * 2} {side}: {done / wall:.1f} "
                   f"tokens/s" + (" (cut)" if done < tokens else ""), file=sys.stderr,
@@ -195,8 +198,8 @@ def _phase(label: str, sides: dict, tokens: int, rounds: int, counts: list[int],
     best = max((f"raw@{n}" for n in counts), key=lambda k: rates[k]["median"])
     ratio = rates["ours"]["median"] / rates[best]["median"]
     same = len(set().union(*texts.values())) == 1
-    cuts = "; ".join(f"{k} stopped after {limit:.0f} s in {v} of its runs (rate from the "
-                     f"tokens it had)" for k, v in cut.items() if v)
+    cuts = "; ".join(f"{k} stopped in {v} of its runs (rate from the tokens it had; the "
+                     f"last limit {limit:.0f} s)" for k, v in cut.items() if v)
     raw_text = ", ".join(
         f"{n} thread{'s' if n > 1 else ''} {rates[f'raw@{n}']['median']:.1f} "
         f"({rates[f'raw@{n}']['min']:.1f}-{rates[f'raw@{n}']['max']:.1f})" for n in counts)
