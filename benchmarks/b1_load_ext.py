@@ -10,7 +10,7 @@ medians is judged. The modules the call imported are counted, and whether pandas
 llama_cpp, ipywidgets or httpx are among them is reported. Bytecode caching is on (in a
 scratch prefix, warmed by the first runs), as for an installed package.
 
-Target: <= 0.10 s added.
+Target: <= 0.05 s added (issue 19; it was 0.10 s).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 
 from benchmarks.common import isolated_env, result, scratch, spread
 
-TARGET_S = 0.10
+TARGET_S = 0.05
 PAIRS = {"full": 30, "smoke": 2}
 
 # Both variants run the same code; only ``%load_ext`` differs.
@@ -92,7 +92,7 @@ def run(size: str = "full") -> dict:
     return result(
         bench="B1", name="cold %load_ext gemma_magics (fresh IPython)",
         ours=ours_s["median"], baseline=base_s["median"], unit="s",
-        target=TARGET_S, target_text="≤ 0.10 s added",
+        target=TARGET_S, target_text=f"≤ {TARGET_S:.2f} s added",
         measured=added, passed=added <= TARGET_S,
         ours_spread=ours_s, baseline_spread=base_s, notes=notes,
         details={"added_s": diff_s, "load_ext_in_process_s": inner_s,

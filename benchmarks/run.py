@@ -9,13 +9,18 @@
 Each benchmark runs in a fresh Python process (``python -m benchmarks.run --child B2``), so
 one's imports, loaded model or memory never colour another's figures. Results accumulate in
 ``benchmarks/results.json`` (one entry per benchmark, with its own date and load average)
-from which ``RESULTS.md`` is rendered, followed by ``benchmarks/analysis.md``.
+from which ``RESULTS.md`` is rendered, followed by ``benchmarks/analysis.md``. A ``--only`` run
+keeps the other benchmarks' stored rows, so the table says which rows are **stale** (measured by
+another version of their module: each row keeps a digest of it) and which registered
+benchmarks were **not run** at all (B9 was missing from the table for that reason: it was
+registered after the last full run, and ``--only`` runs since never stored it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -49,6 +54,12 @@ BENCHMARKS = {
 PACKAGES = ("gemma_magics", "ipython", "ipykernel", "jupyter_client", "httpx", "httpx-sse",
             "llama_cpp_python", "pandas", "numpy", "tenacity")
 PROFILED = ("B2",)  # benchmarks whose run() takes profile=PATH
+
+
+def source_digest(bench: str) -> str:
+    """A digest of the benchmark's module: a stored row measured by other code is stale."""
+    path = HERE / f"{BENCHMARKS[bench]}.py"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def rows_of(value: dict | list[dict]) -> list[dict]:
@@ -99,7 +110,7 @@ def run_child(bench: str, size: str, profile: str | None = None,
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for row in rows:
         row.update(size=size, date=stamp, elapsed_s=round(elapsed, 1),
-                   loadavg_before=before, loadavg_after=loadavg())
+                   loadavg_before=before, loadavg_after=loadavg(), source=source_digest(bench))
     return rows
 
 
@@ -172,8 +183,15 @@ def _measured(row: dict) -> str:
     return fmt(value, unit)
 
 
+def _stale(row: dict) -> bool:
+    """Whether ``row`` was measured by another version of its benchmark (rows stored before
+    digests were kept count as stale: nothing says which code made them)."""
+    return row.get("source") != source_digest(row["bench"])
+
+
 def render(results: dict, info: dict) -> str:
-    rows = [row for bench in BENCHMARKS for row in results.get(bench, [])]
+    rows = [row for bench in BENCHMARKS
+            for row in results.get(bench) or [{"bench": bench, "not_run": True}]]
     out = [
         "# Benchmark results",
         "",
@@ -186,14 +204,26 @@ def render(results: dict, info: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
+        if row.get("not_run"):  # a registered benchmark with no stored figures says so
+            out.append(f"| {row['bench']} | {BENCHMARKS[row['bench']]}: not run yet (`python "
+                       f"-m benchmarks --only {row['bench']}`) | — | — | — | — | — | "
+                       f"**not run** |")
+            continue
+        verdict = "pass" if row["passed"] else "**FAIL**"
+        if _stale(row):
+            verdict += ", **stale**"
         out.append(
             f"| {row['bench']} | {row['name']} | {_cell(row, 'ours')} | "
             f"{_cell(row, 'baseline')} | {_cell(row, 'ratio')} | {row.get('target_text', '')} "
-            f"| {_measured(row)} | {'pass' if row['passed'] else '**FAIL**'} |"
+            f"| {_measured(row)} | {verdict} |"
         )
     out += ["", "## Notes per benchmark", ""]
+    rows = [row for row in rows if not row.get("not_run")]
     for row in rows:
         size = "" if row.get("size") == "full" else f" [{row.get('size')} size]"
+        if _stale(row):
+            size += (f" [stale: measured before the current benchmarks/"
+                     f"{BENCHMARKS[row['bench']]}.py; run it again]")
         out.append(f"- **{row['bench']} {row['name']}**{size}: {row['notes']} "
                    f"_Run {row.get('date', '?')}, {row.get('elapsed_s', '?')} s, load average "
                    f"{row.get('loadavg_before')} → {row.get('loadavg_after')}._")

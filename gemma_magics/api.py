@@ -377,6 +377,7 @@ def history(session: Session | None = None, *, scores: bool = True) -> pd.DataFr
     With ``scores`` (the default) the verdicts of checks, judges and human ratings given to
     those calls (:func:`gemma_magics.score`, :func:`gemma_magics.rate`) are joined in: a
     ``pass[SCORER]`` column per scorer, then ``passed`` and ``score`` overall."""
+    from .records import score_join
     from .records import scores as score_table
 
     session = session or get_session()
@@ -390,7 +391,8 @@ def history(session: Session | None = None, *, scores: bool = True) -> pd.DataFr
     if not scores:
         return frame
     try:
-        given = score_table.scores_of(log).scores()
+        score_table.scores_of(log)  # made on first use
+        given = score_join.read(log)
     except sqlite3.Error:  # e.g. a full disk before the scores table was ever made
         return frame
-    return score_table.join(frame, given)
+    return score_join.join_long(frame, given, copy=False)  # the frame is ours: no copy

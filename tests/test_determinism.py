@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("llama_cpp", reason="the [local] extra (llama-cpp-python) is not installed")
 
 import gemma_magics as gm  # noqa: E402
+from gemma_magics.providers.local_threads import ThreadChooser  # noqa: E402
 
 SKY = dict(max_tokens=8, seed=7)
 OTHER = "Write a list of three fruits:"
@@ -84,3 +85,30 @@ def test_two_fresh_processes_give_the_in_process_text(session, prompt, settings)
     cold = _in_subprocess(prompt, settings, warm=False)
     warm = _in_subprocess(prompt, settings, warm=True)
     assert here == cold == warm
+
+
+class _Switching(ThreadChooser):
+    """Changes the thread count after every decode step."""
+
+    def observe(self, threads: int, seconds: float) -> int:
+        self.current = 1 if threads > 1 else 2
+        return self.current
+
+
+def test_the_thread_count_does_not_change_the_seeded_text(session):
+    """The decode threads follow the machine's load (providers/local_threads.py), so the
+    same seed must give the same text at any count, even one changing within the answer."""
+    from gemma_magics.providers import local, local_model
+
+    llm = local.load_model(str(local_model.model_path()))
+    saved = llm._gemma_threads
+    texts = {}
+    try:
+        for name, chooser in {"1 thread": ThreadChooser(fixed=1),
+                              "2 threads": ThreadChooser(fixed=2),
+                              "switching": _Switching(n_cores=2)}.items():
+            llm._gemma_threads = chooser
+            texts[name] = _text("The sky is", max_tokens=16, seed=5, temperature=0.9)
+    finally:
+        llm._gemma_threads = saved
+    assert len(set(texts.values())) == 1, texts

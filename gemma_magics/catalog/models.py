@@ -6,12 +6,10 @@ providers (their own endpoints) and models, or override prices, with the same la
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 from ..errors import ConfigError
@@ -160,6 +158,8 @@ class Catalog:
             return self.providers[name]
         except KeyError:
             known = ", ".join(self.providers)
+            import difflib  # here: only a misspelt name needs it, not %load_ext
+
             close = difflib.get_close_matches(str(name), list(self.providers), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
@@ -276,7 +276,9 @@ def build_catalog(raw: Mapping[str, Any]) -> Catalog:
 @lru_cache(maxsize=1)
 def builtin_raw() -> dict[str, Any]:
     """The parsed built-in ``catalog.toml``."""
-    try:  # imported here: %load_ext parses nothing
+    from importlib.resources import files  # imported here: %load_ext parses nothing
+
+    try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -47,6 +46,8 @@ def plain_help(func: Any) -> Any:
 
 def _did_you_mean(parser: Any, argv: list[str]) -> str:
     """``; did you mean --temperature?`` for each misspelt flag on the line."""
+    import difflib  # here: only a misspelt flag needs it, not %load_ext
+
     flags = [o for action in parser._actions for o in action.option_strings]
     hints = []
     for word in argv:

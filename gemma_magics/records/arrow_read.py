@@ -43,25 +43,36 @@ def read_calls(path: str, *, immutable: bool = False) -> pd.DataFrame | None:
     :func:`~gemma_magics.records.log.to_dataframe` makes, in storage order; None when this
     road cannot be taken (the extra is absent, the log is in memory or empty, a value does not
     fit its column), and the caller reads the plain way."""
-    if path == ":memory:" or not available():
+    table = read_table(path, f"SELECT {', '.join(COLUMNS)} FROM calls", immutable=immutable)
+    if table is None or table.num_rows == 0:
         return None
     try:
-        table = _fetch(path, immutable=immutable)
-        if table.num_rows == 0:
-            return None
         return _frame(table)
     except Exception as exc:  # any failure here only costs speed: the plain road decides
         log.debug("history(): the Arrow read of %s failed (%s); reading row by row", path, exc)
         return None
 
 
-def _fetch(path: str, *, immutable: bool) -> pa.Table:
+def read_table(path: str, sql: str, *, immutable: bool = False) -> pa.Table | None:
+    """The result of ``sql`` on the SQLite file at ``path`` as an Arrow table; None when this
+    road cannot be taken (the extra is absent, the log is in memory, a value does not fit
+    its column) and the caller reads through ``sqlite3``."""
+    if path == ":memory:" or not available():
+        return None
+    try:
+        return _fetch(path, sql, immutable=immutable)
+    except Exception as exc:  # any failure here only costs speed: the plain road decides
+        log.debug("history(): the Arrow read of %s failed (%s); reading row by row", path, exc)
+        return None
+
+
+def _fetch(path: str, sql: str, *, immutable: bool) -> pa.Table:
     import adbc_driver_sqlite.dbapi
 
     uri = Path(path).resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     with adbc_driver_sqlite.dbapi.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _ALL_ROWS})
-        cur.execute(f"SELECT {', '.join(COLUMNS)} FROM calls")
+        cur.execute(sql)
         return cur.fetch_arrow_table()
 
 

@@ -146,42 +146,8 @@ def join(frame: pd.DataFrame, scores: list[Score]) -> pd.DataFrame:
     ``pass[SCORER]`` column per scorer (True/False/<NA>), and overall ``passed`` (every check
     and judge passed; <NA> when a verdict is missing or failed) and ``score`` (the weighted
     mean value). Human ratings get their own columns and stay out of ``passed``/``score``."""
-    import pandas as pd
+    from .score_join import join_long, long_of
 
     if not scores or "run_id" not in frame.columns:
         return frame
-    index = {rid: i for i, rid in enumerate(frame["run_id"])}
-    mine = [s for s in scores if s.run_id in index]
-    if not mine:
-        return frame
-    out = frame.copy()
-    columns: dict[str, list[Any]] = {}
-    total = [0.0] * len(out)
-    weights = [0.0] * len(out)
-    verdict: list[Any] = [None] * len(out)  # None: no machine verdict yet
-    def column(name: str) -> list[Any]:
-        if name not in columns:
-            columns[name] = [None] * len(out)
-        return columns[name]
-
-    for s in mine:
-        i = index[s.run_id]
-        column(column_name(s.scorer, s.rater if s.kind == HUMAN else ""))[i] = s.passed
-        if s.kind == HUMAN:
-            column(f"value[{s.scorer}@{s.rater}]" if s.rater else f"value[{s.scorer}]")[i] = \
-                s.value
-            continue
-        if s.failed or s.passed is None:
-            verdict[i] = pd.NA
-        elif verdict[i] is not pd.NA:
-            verdict[i] = s.passed if verdict[i] is None else (verdict[i] and s.passed)
-        if s.value is not None and not s.failed:
-            total[i] += s.value * s.weight
-            weights[i] += s.weight
-    for name, values in columns.items():
-        dtype = "boolean" if name.startswith("pass[") else "float64"
-        out[name] = pd.array(values, dtype=dtype) if dtype == "boolean" else pd.to_numeric(
-            pd.Series(values, index=out.index, dtype=object)).astype("float64")
-    out["passed"] = pd.array([pd.NA if v is None else v for v in verdict], dtype="boolean")
-    out["score"] = [t / w if w else float("nan") for t, w in zip(total, weights)]
-    return out
+    return join_long(frame, long_of(scores))
