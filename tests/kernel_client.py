@@ -78,3 +78,35 @@ class Kernel:
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+def emulated_env(tmp: Any, openai_base_url: str) -> dict[str, str]:
+    """A kernel environment with its own log and config under ``tmp``, and the ``openai``
+    provider pointed at an emulator."""
+    return {"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
+            "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
+            "GEMMA_MAGICS_OPENAI_BASE_URL": openai_base_url,
+            "OPENAI_API_KEY": "test-key"}
+
+
+def ok(run: CellRun) -> str:
+    """The cell's text, after checking that it ran without error."""
+    assert run.reply["content"]["status"] == "ok", run.text()
+    return run.text()
+
+
+def saved_outputs(messages: list[dict]) -> list[dict]:
+    """The cell's outputs as the front end keeps (and saves) them: each update replaces
+    the output of its display id."""
+    outputs: list[dict] = []
+    where: dict[str, int] = {}
+    for msg in messages:
+        kind, content = msg["msg_type"], msg["content"]
+        display_id = content.get("transient", {}).get("display_id")
+        if kind == "display_data":
+            if display_id:
+                where[display_id] = len(outputs)
+            outputs.append(content["data"])
+        elif kind == "update_display_data" and display_id in where:
+            outputs[where[display_id]] = content["data"]
+    return outputs

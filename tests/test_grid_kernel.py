@@ -7,7 +7,7 @@ output in its place."""
 from __future__ import annotations
 
 import pytest
-from kernel_client import Kernel
+from kernel_client import Kernel, emulated_env, saved_outputs
 
 from gemma_magics.emulator import Emulator
 
@@ -15,31 +15,11 @@ pytestmark = pytest.mark.slow
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def saved_outputs(messages: list[dict]) -> list[dict]:
-    """The cell's outputs as the front end keeps (and saves) them: each update replaces
-    the output of its display id."""
-    outputs: list[dict] = []
-    where: dict[str, int] = {}
-    for msg in messages:
-        kind, content = msg["msg_type"], msg["content"]
-        display_id = content.get("transient", {}).get("display_id")
-        if kind == "display_data":
-            if display_id:
-                where[display_id] = len(outputs)
-            outputs.append(content["data"])
-        elif kind == "update_display_data" and display_id in where:
-            outputs[where[display_id]] = content["data"]
-    return outputs
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grid")
     with Emulator(first_byte_latency=0.0, per_token_latency=0.002, answer_tokens=6) as emu:
-        k = Kernel(env={"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
-                        "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
-                        "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
-                        "OPENAI_API_KEY": "test-key"})
+        k = Kernel(env=emulated_env(tmp, emu.openai_base_url))
         try:
             setup = k.run("%load_ext gemma_magics\nimport gemma_magics.providers.retries as r\n"
                           "r.BACKOFF_START_S = r.BACKOFF_JITTER_S = 0.05")

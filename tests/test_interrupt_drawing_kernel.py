@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from kernel_client import CellRun, Kernel
+from kernel_client import CellRun, Kernel, emulated_env, ok
 
 from gemma_magics.emulator import Emulator
 
@@ -62,11 +62,6 @@ CASES = {
 }
 
 
-def ok(run: CellRun) -> str:
-    assert run.reply["content"]["status"] == "ok", run.text()
-    return run.text()
-
-
 def quiet_stop(run: CellRun) -> str:
     """The stop's error output: one line, no traceback through library internals."""
     assert run.reply["content"]["status"] == "error", run.text()
@@ -81,10 +76,7 @@ def quiet_stop(run: CellRun) -> str:
 def kernel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("interrupt-drawing")
     with Emulator(first_byte_latency=0.0, per_token_latency=0.001, answer_tokens=4) as emu:
-        k = Kernel(env={"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
-                        "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
-                        "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
-                        "OPENAI_API_KEY": "test-key"})
+        k = Kernel(env=emulated_env(tmp, emu.openai_base_url))
         try:
             ok(k.run(SETUP))
             yield k

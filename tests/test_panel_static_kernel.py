@@ -10,7 +10,7 @@ HTML, so the copy is checked to be escaped as every other view of model text.
 from __future__ import annotations
 
 import pytest
-from kernel_client import Kernel
+from kernel_client import Kernel, emulated_env, ok, saved_outputs
 
 from gemma_magics.emulator import Emulator
 
@@ -37,36 +37,12 @@ def click(kernel: Kernel, model_id: str) -> None:
     kernel.kc.shell_channel.send(msg)
 
 
-def saved(messages: list[dict]) -> list[dict]:
-    """The cell's outputs as the front end keeps (and saves) them."""
-    outputs: list[dict] = []
-    where: dict[str, int] = {}
-    for msg in messages:
-        kind, content = msg["msg_type"], msg["content"]
-        display_id = content.get("transient", {}).get("display_id")
-        if kind == "display_data":
-            if display_id:
-                where[display_id] = len(outputs)
-            outputs.append(content["data"])
-        elif kind == "update_display_data" and display_id in where:
-            outputs[where[display_id]] = content["data"]
-    return outputs
-
-
-def ok(run) -> str:
-    assert run.reply["content"]["status"] == "ok", run.text()
-    return run.text()
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("panel-static")
     with Emulator(first_byte_latency=0.0, per_token_latency=0.002) as emu:
         emu.set_text(ANSWER)
-        k = Kernel(env={"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
-                        "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
-                        "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
-                        "OPENAI_API_KEY": "test-key"})
+        k = Kernel(env=emulated_env(tmp, emu.openai_base_url))
         try:
             line = next(x for x in ok(k.run(SETUP)).splitlines() if x.startswith("ids"))
             k.ids = dict(zip(("run", "compare"), line.split()[1:]))
@@ -79,7 +55,7 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     shown = kernel.run("p")  # the panel's cell
     ok(shown)
     cell = [m for _, m in shown.messages]
-    outputs = saved(cell)
+    outputs = saved_outputs(cell)
     assert len(outputs) == 2, outputs
     panel, copy = outputs
     assert WIDGET in panel  # without widgets (nbconvert, GitHub) the text says what it is
@@ -91,7 +67,7 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     ok(waited)
     assert waited.kept, "no update reached the panel's cell"
     assert all(m["parent_header"]["msg_id"] == shown.msg_id for m in waited.kept)
-    outputs = saved(cell + waited.kept)
+    outputs = saved_outputs(cell + waited.kept)
     assert len(outputs) == 2
     copy = outputs[1]
     assert ESCAPED in copy["text/html"] and "<img src=x" not in copy["text/html"]
@@ -104,7 +80,7 @@ def test_run_and_compare_results_stay_as_static_output_of_the_panels_cell(kernel
     click(kernel, kernel.ids["compare"])
     compared = kernel.run("p.wait(60)", keep=(shown.msg_id,))
     ok(compared)
-    copy = saved(cell + waited.kept + compared.kept)[1]
+    copy = saved_outputs(cell + waited.kept + compared.kept)[1]
     assert copy["text/html"].count(ESCAPED) >= 2, "the Run's copy and the Compare's grid"
     assert "1/1 done" in copy["text/html"] and 'class="gmc-grid gmc-full"' in copy["text/html"]
     assert "1 runs · 1 ok" in copy["text/plain"]

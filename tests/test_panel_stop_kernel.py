@@ -9,7 +9,7 @@ The emulator's answer is 600 tokens at 30 ms each (18 s and more): a run recorde
 from __future__ import annotations
 
 import pytest
-from kernel_client import Kernel
+from kernel_client import Kernel, emulated_env, ok
 
 from gemma_magics.emulator import Emulator
 
@@ -48,20 +48,12 @@ def click(kernel: Kernel, model_id: str) -> None:
     kernel.kc.shell_channel.send(msg)
 
 
-def ok(run) -> str:
-    assert run.reply["content"]["status"] == "ok", run.text()
-    return run.text()
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("panel-stop")
     with Emulator(first_byte_latency=0.0, per_token_latency=0.03) as emu:
         emu.set_text(WORDS)
-        k = Kernel(env={"GEMMA_MAGICS_DB": str(tmp / "history.sqlite"),
-                        "GEMMA_MAGICS_CONFIG": str(tmp / "config.toml"),
-                        "GEMMA_MAGICS_OPENAI_BASE_URL": emu.openai_base_url,
-                        "OPENAI_API_KEY": "test-key"})
+        k = Kernel(env=emulated_env(tmp, emu.openai_base_url))
         try:
             line = next(x for x in ok(k.run(SETUP)).splitlines() if x.startswith("ids"))
             k.ids = dict(zip(("run", "compare", "stop"), line.split()[1:]))
