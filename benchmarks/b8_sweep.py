@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import isolated_env, loadavg, result, scratch, spread
+from benchmarks.common import isolated_env, loadavg, result, scratch, spread, stop_process
 
 TARGET_RATIO = 1.2
 TARGET_RSS_MIB = 100.0
@@ -252,12 +252,7 @@ def run(size: str = "full") -> dict:
                 unseen, _ = _ours(kernel, prompts, temps, repeats, concurrency, display=False)
                 unseen.pop("run_ids")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     return _judge(size, runs, concurrency, warm, rss0, ours, bare, unseen, load_before)
 
 
