@@ -26,7 +26,7 @@ FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED, REFUSED})
 _SPENDING = frozenset({OK, ERROR, INTERRUPTED})  # the runs whose cost counts
 
 
-@dataclass
+@dataclass(slots=True)  # one per run, held for the whole sweep
 class Cell:
     """One run as the grid shows it: its answer so far and a small ticker."""
 

@@ -22,7 +22,7 @@ from ..session import Session
 AXIS_NAMES = (*RANGED_PARAMS, "system", "stop", "think")
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000 of them in a sweep: no per-instance dict
 class Run:
     """One cell of the grid: a prompt sent to one provider/model with one set of settings."""
 
