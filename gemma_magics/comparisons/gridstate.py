@@ -89,6 +89,8 @@ class Cell:
 
     def finish(self, record: Record) -> None:
         self.record = record
+        if len(self.parts) > 1:  # one string, not a piece per token, for the rest of a sweep
+            self.parts = [self.text]
         self.ended_at = time.perf_counter()
         self.note = None
         if record.status != OK and record.error:
