@@ -36,7 +36,7 @@ UNCATALOGUED_NOTICE = ("{model} is not in the catalog of {provider}: sent as giv
                        "--live)")
 
 
-@dataclass
+@dataclass(slots=True)  # one per run of a sweep
 class PreparedCall:
     """A validated call, ready to send: nothing has touched the network or the model yet."""
 

@@ -26,7 +26,7 @@ FINAL = frozenset({OK, ERROR, INTERRUPTED, SKIPPED, CANCELLED, REFUSED})
 _SPENDING = frozenset({OK, ERROR, INTERRUPTED})  # the runs whose cost counts
 
 
-@dataclass
+@dataclass(slots=True)  # one per run, held for the whole sweep
 class Cell:
     """One run as the grid shows it: its answer so far and a small ticker."""
 
@@ -89,6 +89,8 @@ class Cell:
 
     def finish(self, record: Record) -> None:
         self.record = record
+        if len(self.parts) > 1:  # one string, not a piece per token, for the rest of a sweep
+            self.parts = [self.text]
         self.ended_at = time.perf_counter()
         self.note = None
         if record.status != OK and record.error:

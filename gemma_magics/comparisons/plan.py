@@ -22,7 +22,7 @@ from ..session import Session
 AXIS_NAMES = (*RANGED_PARAMS, "system", "stop", "think")
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000 of them in a sweep: no per-instance dict
 class Run:
     """One cell of the grid: a prompt sent to one provider/model with one set of settings."""
 
@@ -34,13 +34,16 @@ class Run:
     settings: dict[str, Any]  # this run's value of each axis
     repeat: int
     variant: str
-    call: PreparedCall
+    #: None once the scheduler has sent it: its record is in the grid's cell, and a sweep
+    #: need not hold 10,000 requests and provider objects to its end
+    call: PreparedCall | None
     previous: Record | None = None  # resume: the finished record that stands for this run
     refused: str | None = None  # why it is not sent (context window), decided before sending
 
     @property
     def key(self) -> str:
-        return self.call.record.request_key or ""
+        # (read while planning and resuming, before anything is sent)
+        return (self.call.record.request_key or "") if self.call is not None else ""
 
     @property
     def skipped(self) -> bool:

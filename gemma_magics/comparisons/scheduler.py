@@ -257,6 +257,7 @@ class Scheduler:
             if not throttled:
                 limiter.succeeded()
             limiter.release()
+            run.call = None  # sent and recorded (the cell holds the record): free the request
 
 
 class _SharedLoop:

@@ -14,7 +14,7 @@ from ..events import Event
 from ..params import Params
 
 
-@dataclass
+@dataclass(slots=True)  # one per run of a sweep
 class Request:
     """One call, in provider-neutral form.
 

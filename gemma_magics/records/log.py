@@ -30,7 +30,7 @@ STATUS_SKIPPED = "skipped"  # never sent (budget, context window); resume runs i
 READ_ONLY = "opened read-only"  # why a log opened by RecordLog.read_only is not written
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000 of them in a sweep: no per-instance dict
 class Record:
     """One call, good or failed. Metric definitions: see README "Record columns"."""
 
