@@ -19,6 +19,7 @@ Target: <= 25 display messages per second of streaming, final text complete.
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 
@@ -66,8 +67,11 @@ def run(size: str = "full") -> dict:
                       if m["content"].get("transient", {}).get("display_id") == answer_id]
     final = answer_updates[-1]["content"]["data"]
     final_text = final.get("text/plain", "")
+    # the default `literal` format: escaped HTML beside the plain text (since issue 11; the
+    # check looked for the text/markdown of the old default and failed on a complete render)
     complete = (stats["status"] == "ok" and stats["text"] == expected
-                and final_text == expected and final.get("text/markdown") == expected)
+                and final_text == expected
+                and html.escape(expected, quote=True) in final.get("text/html", ""))
     streaming_s = stats["latency"]
     rate = count / streaming_s
     times = [t for t, _ in shown]
@@ -79,7 +83,7 @@ def run(size: str = "full") -> dict:
         f"{stats['n']:,} tokens streamed for {streaming_s:.2f} s (emulator "
         f"{delay * 1000:g} ms/token); {count} display messages ({len(answer_updates)} on the "
         f"answer's handle), first to last {span:.2f} s apart; busiest 1-s window "
-        f"{busiest} messages. Final render complete ({len(expected):,} chars, Markdown and "
+        f"{busiest} messages. Final render complete ({len(expected):,} chars, HTML and "
         f"plain): {complete}. Kernel CPU {stats['cpu']:.2f} s = {cpu_tok * 1e6:.0f} µs/token "
         f"with display; the same answer through generate() (no display): "
         f"{plain_tok * 1e6:.0f} µs/token, so rendering adds "

@@ -237,8 +237,8 @@ def render(results: dict, info: dict) -> str:
         f"- Packages: {pk}",
         f"- Code: commit {info['commit']}",
         f"- Last run: {info['date']}",
-        "- Other processes (tests run by other engineers) shared this machine while these "
-        "figures were taken; the load averages above say how busy it was.",
+        "- This 2-core machine is at times shared with other engineers' test runs; each "
+        "row's notes give the load average before and after it, which says how busy it was.",
     ]
     analysis = HERE / "analysis.md"
     if analysis.is_file():
