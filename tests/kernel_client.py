@@ -110,3 +110,10 @@ def saved_outputs(messages: list[dict]) -> list[dict]:
         elif kind == "update_display_data" and display_id in where:
             outputs[where[display_id]] = content["data"]
     return outputs
+
+
+def click(kernel: Kernel, model_id: str) -> None:
+    """A button click on a widget, as JupyterLab sends it."""
+    msg = kernel.kc.session.msg("comm_msg", {"comm_id": model_id, "data": {
+        "method": "custom", "content": {"event": "click"}}})
+    kernel.kc.shell_channel.send(msg)

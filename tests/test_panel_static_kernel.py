@@ -10,7 +10,7 @@ HTML, so the copy is checked to be escaped as every other view of model text.
 from __future__ import annotations
 
 import pytest
-from kernel_client import Kernel, emulated_env, ok, saved_outputs
+from kernel_client import Kernel, click, emulated_env, ok, saved_outputs
 
 from gemma_magics.emulator import Emulator
 
@@ -28,13 +28,6 @@ p.prompt.value = "Say <b>hi</b>."
 p.compare_with.value = ("openai",)
 print("ids", p.run_button.model_id, p.compare_button.model_id)
 """
-
-
-def click(kernel: Kernel, model_id: str) -> None:
-    """A button click as JupyterLab sends it."""
-    msg = kernel.kc.session.msg("comm_msg", {"comm_id": model_id, "data": {
-        "method": "custom", "content": {"event": "click"}}})
-    kernel.kc.shell_channel.send(msg)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ The emulator's answer is 600 tokens at 30 ms each (18 s and more): a run recorde
 from __future__ import annotations
 
 import pytest
-from kernel_client import Kernel, emulated_env, ok
+from kernel_client import Kernel, click, emulated_env, ok
 
 from gemma_magics.emulator import Emulator
 
@@ -39,13 +39,6 @@ p.wait(120)
 print("alive", p.worker.is_alive())
 print("stats", p.stats.value)
 """
-
-
-def click(kernel: Kernel, model_id: str) -> None:
-    """A button click as JupyterLab sends it."""
-    msg = kernel.kc.session.msg("comm_msg", {"comm_id": model_id, "data": {
-        "method": "custom", "content": {"event": "click"}}})
-    kernel.kc.shell_channel.send(msg)
 
 
 @pytest.fixture(scope="module")

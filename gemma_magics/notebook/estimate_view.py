@@ -97,6 +97,18 @@ class EstimateTable:
         return estimate_text(self.frame)
 
 
+def draw_estimate(frame: Any, display: Any) -> None:
+    """:func:`show_estimate`, with a stop while it draws ending in the one quiet line (the
+    dry run's estimate is its result: ``gm.Interrupted.result`` carries it)."""
+    from ..errors import Interrupted
+
+    try:
+        show_estimate(frame, display)
+    except KeyboardInterrupt:
+        raise Interrupted("stopped while drawing the estimate (nothing was sent)",
+                          result=frame) from None
+
+
 def show_estimate(frame: Any, display: Any) -> None:
     """Draw a dry run where ``compare(display=...)`` would draw the grid."""
     if display is False or display is None:

@@ -138,12 +138,7 @@ def compare(
         pairwise=pairwise, baseline=baseline, functions=functions,
         judge_concurrency=judge_concurrency, cancel=cancel, **params)
     if dry_run:
-        from ..errors import Interrupted
-        from .estimate_view import show_estimate
+        from .estimate_view import draw_estimate
 
-        try:
-            show_estimate(frame, display)
-        except KeyboardInterrupt:  # one line, like a stop anywhere else
-            raise Interrupted("stopped while drawing the estimate (nothing was sent)",
-                              result=frame) from None
+        draw_estimate(frame, display)
     return frame

@@ -85,14 +85,9 @@ def verify(
                         session=session, dry_run=dry_run, budget=budget,
                         budget_unknown=budget_unknown, **params)
     if dry_run:
-        from ..errors import Interrupted
-        from .estimate_view import show_estimate
+        from .estimate_view import draw_estimate
 
-        try:
-            show_estimate(result, display)
-        except KeyboardInterrupt:  # one line, like a stop anywhere else
-            raise Interrupted("stopped while drawing the estimate (nothing was sent)",
-                              result=result) from None
+        draw_estimate(result, display)
     return result
 
 
