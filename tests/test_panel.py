@@ -197,10 +197,12 @@ def test_run_and_compare_have_their_own_bounded_outputs(session, monkeypatch):
     p = panel()
     for out in (p.output, p.compare_output):
         assert out.layout.max_height and out.layout.overflow == "auto"
-    assert p.compare_output.layout.display == "none"  # no empty box before a Compare
+    # no empty box before the first Run or Compare
+    assert p.output.layout.display == p.compare_output.layout.display == "none"
     p.controls["max_tokens"].value = 4
     p.prompt.value = "The sky is"
     p.run_button.click()
+    assert p.output.layout.display is None and p.compare_output.layout.display == "none"
     answer = p.output.outputs[-1]["data"]["text/plain"]
     assert answer == p.last.text
     with Emulator(answer_tokens=3) as emu:

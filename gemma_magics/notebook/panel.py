@@ -121,8 +121,9 @@ class Panel(PanelActions):
         # bounded and scrolling: a long answer must not make the panel 1000 px taller
         box = {"border": "1px solid #ddd", "min_height": "3em", "max_height": "24em",
                "overflow": "auto", "padding": "4px"}
-        self.output = w.Output(layout=w.Layout(**box))  # Run's answer
-        self.compare_output = w.Output(layout=w.Layout(**box, display="none"))  # Compare's
+        # Run's answer and Compare's grid: each box shows once its button is first used
+        self.output = w.Output(layout=w.Layout(**box, display="none"))
+        self.compare_output = w.Output(layout=w.Layout(**box, display="none"))
         self.static = StaticCopy(lambda: (
             f"gemma_magics parameter panel ({self.provider.value} · {self.model.value}): its "
             "controls live in the kernel that drew them; run this cell again to use them"))

@@ -46,6 +46,7 @@ class PanelActions:
             self._say(str(exc), error=True)
             return None
         sink = OutputRenderer(self.output)
+        self.output.layout.display = None
         self.run_button.disabled = True
         self._say("running…")
         title = f"Run · {self.provider.value} · {self.model.value} · prompt: {prompt}"
